@@ -1,0 +1,150 @@
+"""Frozen result values: Action, Span, Finding, Decision."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from ._exceptions import PromptBlocked
+
+
+class Action(enum.StrEnum):
+    """What the guard does with a text, from least to most severe."""
+
+    ALLOW = "allow"
+    FLAG = "flag"
+    REDACT = "redact"
+    BLOCK = "block"
+
+    @property
+    def rank(self) -> int:
+        return _ACTION_RANK[self]
+
+
+_ACTION_RANK = {Action.ALLOW: 0, Action.FLAG: 1, Action.REDACT: 2, Action.BLOCK: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Half-open character offsets [start, end) into the caller's original text."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start <= self.end:
+            raise ValueError(f"invalid span [{self.start}, {self.end}): need 0 <= start <= end")
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def of(self, text: str) -> str:
+        """The part of `text` this span covers."""
+        return text[self.start : self.end]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One rule that fired. Holds offsets, never the matched text."""
+
+    rule_id: str
+    pack: str
+    category: str
+    severity: str
+    span: Span
+    score: float = 1.0
+    decoded_from: str | None = None
+    entity_type: str | None = None
+    field: str | None = None
+    detail: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "rule_id": self.rule_id,
+            "pack": self.pack,
+            "category": self.category,
+            "severity": self.severity,
+            "start": self.span.start,
+            "end": self.span.end,
+            "score": self.score,
+        }
+        for key in ("decoded_from", "entity_type", "field", "detail"):
+            value = getattr(self, key)
+            if value is not None:
+                record[key] = value
+        return record
+
+
+@dataclass(frozen=True, slots=True)
+class PackIdentity:
+    """What names a rule pack in every record: id, version and sha256 of its canonical content."""
+
+    id: str
+    version: str
+    sha256: str
+
+    def to_record(self) -> dict[str, str]:
+        return {"id": self.id, "version": self.version, "sha256": self.sha256}
+
+
+@dataclass(frozen=True, slots=True)
+class PromptRef:
+    """The prompt version a decision was made for."""
+
+    slug: str
+    version: int | None = None
+    label: str | None = None
+    variant: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {"slug": self.slug, "version": self.version, "label": self.label, "variant": self.variant}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The guard's verdict on one text. Blocking is a value; `raise_for_block()` makes it an error."""
+
+    id: str
+    action: Action
+    findings: tuple[Finding, ...]
+    packs: tuple[PackIdentity, ...]
+    mode: str = "enforce"
+    would_action: Action | None = None
+    redacted_text: str | None = None
+    prompt: PromptRef | None = None
+    field: str | None = None
+    normalizations: tuple[str, ...] = ()
+    latency_ms: float = 0.0
+    created_at: float = 0.0
+
+    @property
+    def allowed(self) -> bool:
+        """True unless the decision blocks."""
+        return self.action is not Action.BLOCK
+
+    @property
+    def blocked(self) -> bool:
+        return self.action is Action.BLOCK
+
+    def raise_for_block(self) -> Decision:
+        """Raise PromptBlocked when this decision blocks; return the decision otherwise."""
+        if self.action is Action.BLOCK:
+            raise PromptBlocked(self)
+        return self
+
+    def to_record(self) -> dict[str, Any]:
+        """The decision record: ids, versions, offsets and rule ids; never the raw text."""
+        return {
+            "decision_id": self.id,
+            "time": self.created_at,
+            "prompt": self.prompt.to_record() if self.prompt else None,
+            "packs": [p.to_record() for p in self.packs],
+            "action": self.action.value,
+            "would_action": (self.would_action or self.action).value,
+            "mode": self.mode,
+            "field": self.field,
+            "findings": [f.to_record() for f in self.findings],
+            "normalizations": list(self.normalizations),
+            "latency_ms": round(self.latency_ms, 4),
+        }

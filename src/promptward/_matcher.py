@@ -1,0 +1,207 @@
+"""Compiled rule packs: one RE2 Set tells which rules fire, then only those run again for spans.
+
+Rules RE2 cannot express (engine: regex) run on the `regex` module with a per-call timeout; a timeout
+or engine error is reported as an EngineFault and never skipped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import re2
+import regex
+
+from ._exceptions import RulePackError
+from ._packs import KeywordsRule, RegexRule, RulePack
+
+MAX_SPANS_PER_RULE = 16
+
+
+def _options() -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = 64 << 20
+    return options
+
+
+def _flagged(pattern: str, case_sensitive: bool) -> str:
+    return pattern if case_sensitive else f"(?i){pattern}"
+
+
+def check_pattern(pattern: str, engine: str, case_sensitive: bool) -> None:
+    """Raise ValueError (shown with the rule's location) when a pattern cannot compile on its engine."""
+    if engine == "re2":
+        try:
+            re2.compile(_flagged(pattern, case_sensitive), _options())
+        except re2.error as exc:
+            try:
+                regex.compile(pattern)
+            except regex.error:
+                raise ValueError(f"pattern does not compile: {exc}") from None
+            raise ValueError(
+                "RE2 cannot compile this pattern (look-around or back-references?); "
+                "rewrite it without them or set engine: regex"
+            ) from None
+    else:
+        try:
+            regex.compile(pattern, 0 if case_sensitive else regex.IGNORECASE)
+        except regex.error as exc:
+            raise ValueError(f"pattern does not compile on the regex engine: {exc}") from None
+
+
+def _keyword_pattern(rule: KeywordsRule) -> str:
+    parts = []
+    for keyword in rule.keywords:
+        body = r"\s+".join(re2.escape(word) for word in keyword.split())
+        if rule.word_boundary and keyword[0].isascii() and keyword[0].isalnum():
+            body = r"\b" + body
+        if rule.word_boundary and keyword[-1].isascii() and keyword[-1].isalnum():
+            body += r"\b"
+        parts.append(body)
+    return "(?:" + "|".join(parts) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    rule: RegexRule | KeywordsRule
+    pack: str
+    pattern: str
+    engine: str
+    compiled: Any
+
+    @property
+    def id(self) -> str:
+        return self.rule.id
+
+    def spans(self, text: str, timeout: float) -> list[tuple[int, int]]:
+        found: list[tuple[int, int]] = []
+        if self.engine == "regex":
+            iterator = self.compiled.finditer(text, timeout=timeout)
+        else:
+            iterator = self.compiled.finditer(text)
+        for match in iterator:
+            start, end = match.span()
+            if end == start:
+                continue
+            found.append((start, end))
+            if len(found) >= MAX_SPANS_PER_RULE:
+                break
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    rule: CompiledRule
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class EngineFault:
+    rule_id: str
+    pack: str
+    reason: str
+
+
+def effective_rules(packs: Sequence[RulePack]) -> list[tuple[RulePack, RegexRule | KeywordsRule]]:
+    """Layer packs in order: a later rule with the same id replaces the earlier one; then apply each
+    pack's `overrides` and `disable` lists, which may name rules of any pack."""
+    by_id: dict[str, tuple[RulePack, RegexRule | KeywordsRule]] = {}
+    for pack in packs:
+        for rule in pack.rules:
+            by_id.pop(rule.id, None)
+            by_id[rule.id] = (pack, rule)
+        for override in pack.overrides:
+            if override.id not in by_id:
+                raise RulePackError(
+                    f"override names unknown rule {override.id!r}",
+                    path=pack.source,
+                    rule_id=override.id,
+                    fix="list the pack that defines the rule before this one, or correct the id",
+                )
+            owner, rule = by_id[override.id]
+            changes = override.model_dump(exclude={"id"}, exclude_none=True)
+            by_id[override.id] = (owner, rule.model_copy(update=changes))
+        for rule_id in pack.disable:
+            if by_id.pop(rule_id, None) is None:
+                raise RulePackError(
+                    f"disable names unknown rule {rule_id!r}",
+                    path=pack.source,
+                    rule_id=rule_id,
+                    fix="list the pack that defines the rule before this one, or correct the id",
+                )
+    return [(pack, rule) for pack, rule in by_id.values() if rule.enabled]
+
+
+class Matcher:
+    """Every enabled rule of a pack list, compiled once; safe to share between threads."""
+
+    def __init__(
+        self, packs: Sequence[RulePack], *, allow: Iterable[str] = (), regex_timeout: float = 0.05
+    ) -> None:
+        self.regex_timeout = regex_timeout
+        self.rules: list[CompiledRule] = []
+        self._set_rules: list[CompiledRule] = []
+        self._fallback_rules: list[CompiledRule] = []
+        self._set = re2.Set.SearchSet(_options())
+        for pack, rule in effective_rules(packs):
+            compiled = _compile(pack, rule)
+            self.rules.append(compiled)
+            if compiled.engine == "re2":
+                index = self._set.Add(compiled.pattern)
+                assert index == len(self._set_rules)
+                self._set_rules.append(compiled)
+            else:
+                self._fallback_rules.append(compiled)
+        if self._set_rules:
+            self._set.Compile()
+        self.allow_phrases = tuple(phrase for pack in packs for phrase in pack.allow) + tuple(allow)
+        self._allow = _compile_allow(self.allow_phrases)
+
+    def fired(self, text: str) -> list[CompiledRule]:
+        """Rules of the RE2 Set that match somewhere in `text`."""
+        if not self._set_rules:
+            return []
+        return [self._set_rules[i] for i in self._set.Match(text) or ()]
+
+    def scan(self, text: str) -> tuple[list[Hit], list[EngineFault]]:
+        hits: list[Hit] = []
+        faults: list[EngineFault] = []
+        for rule in self.fired(text):
+            hits.extend(Hit(rule, s, e) for s, e in rule.spans(text, self.regex_timeout))
+        for rule in self._fallback_rules:
+            try:
+                hits.extend(Hit(rule, s, e) for s, e in rule.spans(text, self.regex_timeout))
+            except TimeoutError:
+                faults.append(EngineFault(rule.id, rule.pack, "timeout"))
+            except Exception as exc:  # the regex engine's own failures must not escape as crashes
+                faults.append(EngineFault(rule.id, rule.pack, f"engine error: {type(exc).__name__}"))
+        if hits and self._allow is not None:
+            hits = _drop_allowed(hits, text, self._allow)
+        return hits, faults
+
+
+def _compile(pack: RulePack, rule: RegexRule | KeywordsRule) -> CompiledRule:
+    if isinstance(rule, KeywordsRule):
+        pattern, engine = _keyword_pattern(rule), "re2"
+    else:
+        pattern, engine = rule.pattern, rule.engine
+    if engine == "regex":
+        flags = regex.V0 | (0 if rule.case_sensitive else regex.IGNORECASE)
+        return CompiledRule(rule, pack.pack, pattern, engine, regex.compile(pattern, flags))
+    pattern = _flagged(pattern, rule.case_sensitive)
+    return CompiledRule(rule, pack.pack, pattern, engine, re2.compile(pattern, _options()))
+
+
+def _compile_allow(phrases: Iterable[str]) -> Any:
+    parts = [r"\s+".join(re2.escape(w) for w in phrase.split()) for phrase in phrases if phrase.strip()]
+    return re2.compile("(?i)(?:" + "|".join(parts) + ")", _options()) if parts else None
+
+
+def _drop_allowed(hits: list[Hit], text: str, allow: Any) -> list[Hit]:
+    regions = [m.span() for m in allow.finditer(text)]
+    if not regions:
+        return hits
+    return [h for h in hits if not any(s <= h.start and h.end <= e for s, e in regions)]

@@ -1,0 +1,243 @@
+"""Canonical text for matching, with a map from canonical offsets back to the caller's text.
+
+Each pass rewrites only the places it needs and records those edits; offsets are mapped back through
+the recorded edits only for findings, so text that needs no change costs one regex scan per pass.
+ASCII text skips the Unicode passes entirely.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from typing import Any
+
+import re2
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# (new_start, new_end, old_start, old_end) for every replaced region of one pass, in order.
+Edit = tuple[int, int, int, int]
+Pass = Callable[[str], tuple[str, list[Edit]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Canonical:
+    """Canonical text plus what it took to get there from the original."""
+
+    text: str
+    original: str
+    applied: tuple[str, ...] = ()
+    _layers: tuple[list[Edit], ...] = field(default=(), repr=False)
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map a [start, end) span of the canonical text to the smallest covering span of the original."""
+        for edits in reversed(self._layers):
+            start, end = _start_back(edits, start), _end_back(edits, end)
+        return start, max(start, end)
+
+
+def _start_back(edits: list[Edit], pos: int) -> int:
+    i = bisect.bisect_right(edits, pos, key=lambda e: e[0]) - 1
+    if i < 0:
+        return pos
+    new_start, new_end, old_start, old_end = edits[i]
+    if pos < new_end:
+        return old_start
+    return pos + old_end - new_end
+
+
+def _end_back(edits: list[Edit], pos: int) -> int:
+    i = bisect.bisect_left(edits, pos, key=lambda e: e[0]) - 1
+    if i < 0:
+        return pos
+    new_start, new_end, old_start, old_end = edits[i]
+    if pos <= new_end:
+        return old_end
+    return pos + old_end - new_end
+
+
+def _rewrite(pattern: Any, text: str, replace: Callable[[str], str]) -> tuple[str, list[Edit]]:
+    """Replace each match of `pattern` by `replace(match)`, recording only the regions that changed."""
+    pieces: list[str] = []
+    edits: list[Edit] = []
+    last = 0
+    shift = 0
+    # On ASCII text RE2 byte offsets are character offsets, which spares the wrapper's offset decoding.
+    ascii_only = text.isascii() and not isinstance(pattern, re.Pattern)
+    for match in pattern.finditer(text.encode() if ascii_only else text):
+        old = match.group().decode() if ascii_only else match.group()
+        new = replace(old)
+        if new == old:
+            continue
+        start, end = match.span()
+        pieces.append(text[last:start])
+        pieces.append(new)
+        head, tail = _common_ends(old, new)
+        edits.append((start + shift + head, start + shift + len(new) - tail, start + head, end - tail))
+        shift += len(new) - len(old)
+        last = end
+    if not edits:
+        return text, edits
+    pieces.append(text[last:])
+    return "".join(pieces), edits
+
+
+def _common_ends(old: str, new: str) -> tuple[int, int]:
+    """Lengths of the shared prefix and suffix, so an edit covers only what changed."""
+    limit = min(len(old), len(new))
+    head = 0
+    while head < limit and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    return head, tail
+
+
+# Unicode tag characters U+E0020..U+E007E mirror printable ASCII; attackers hide instructions in them.
+_TAGS = re.compile("[\U000e0000-\U000e007f]+")
+
+
+def _read_tags(run: str) -> str:
+    visible = "".join(chr(ord(c) - 0xE0000) for c in run if 0xE0020 <= ord(c) <= 0xE007E)
+    return f" {visible} " if visible else ""
+
+
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U0001d173-\U0001d17a\U000e0100-\U000e01ef]+"
+)
+_TOKEN = re.compile(r"\S+")
+
+
+def _nfkc(text: str) -> tuple[str, list[Edit]]:
+    if unicodedata.is_normalized("NFKC", text):
+        return text, []
+    # NFKC never composes across whitespace, so normalizing token by token is exact.
+    return _rewrite(_TOKEN, text, lambda token: unicodedata.normalize("NFKC", token))
+
+
+# Cyrillic and Greek letters that look like Latin ones, folded only inside words that mix scripts,
+# so that genuine Russian or Greek text keeps its letters.
+_CONFUSABLES = str.maketrans(
+    "АВЕЅІЈКМНОРСТХУаеіјорсхуѕԁԛԝһӏ"
+    "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧαβειικνορτυχγ",
+    "ABESIJKMHOPCTXYaeijopcxysdqwhl"
+    "ABEZHIKMNOPTYXaBeiiKvoptuxy",
+)
+_ALWAYS = str.maketrans({"ı": "i", "ȷ": "j", "ℓ": "l"})
+_MIXED_CANDIDATE = re.compile(r"[^\W\d_]*[\u0370-\u03ff\u0400-\u04ff\u0500-\u052f][^\W\d_]*")
+_HAS_LATIN = re.compile(r"[A-Za-z]")
+
+
+def _confusables(text: str) -> tuple[str, list[Edit]]:
+    def fold(word: str) -> str:
+        return word.translate(_CONFUSABLES) if _HAS_LATIN.search(word) else word
+
+    text, edits = _rewrite(_MIXED_CANDIDATE, text, fold)
+    if "ı" in text or "ȷ" in text or "ℓ" in text:
+        # Same length: record one edit per character so the pass shows as applied.
+        folded = text.translate(_ALWAYS)
+        edits = sorted(edits + [(i, i + 1, i, i + 1) for i, (a, b) in enumerate(zip(text, folded)) if a != b])
+        text = folded
+    return text, edits
+
+
+def _re2(pattern: str) -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(pattern, options)
+
+
+# Leetspeak: only tokens that mix letters with digits or @/$ are folded, so numbers stay numbers.
+# RE2's leftmost match starts at the token's first character and the greedy tail runs to its end.
+_LEET_TOKEN = _re2(r"[\w@$]*(?:[A-Za-z][\w@$]*[013457@$]|[013457@$][\w@$]*[A-Za-z])[\w@$]*")
+_DIGIT_RUN = re.compile(r"\d{3}")
+_LEET = str.maketrans("013457@$", "oieastas")
+
+
+def _leet(text: str) -> tuple[str, list[Edit]]:
+    def fold(token: str) -> str:
+        # Leet words are mostly letters; ids, amounts and account numbers are mostly digits.
+        letters = sum(c.isalpha() for c in token)
+        if not 3 <= len(token) <= 24 or letters * 2 < len(token) or _DIGIT_RUN.search(token):
+            return token
+        return token.translate(_LEET)
+
+    return _rewrite(_LEET_TOKEN, text, fold)
+
+
+# "i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e": three or more letters, one separator character each.
+# RE2's \b knows only ASCII words, so the run takes the neighbouring non-letter (or an end) with it.
+_EDGE = r"[^\pL\pN\pM]"
+_SPACED = _re2(
+    "|".join(
+        rf"(?:^|{_EDGE})\pL(?:{sep}\pL){{2,}}(?:{_EDGE}|$)"
+        for sep in (" ", r"\.", "-", "_", r"\*", r"\|", r"\+")
+    )
+)
+
+
+def _join_letters(run: str) -> str:
+    lead = run[0] if not run[0].isalpha() else ""
+    trail = run[-1] if not run[-1].isalpha() else ""
+    return lead + run[len(lead) : len(run) - len(trail)][::2] + trail
+
+
+def _spaced(text: str) -> tuple[str, list[Edit]]:
+    return _rewrite(_SPACED, text, _join_letters)
+
+
+# Runs of three or more whitespace characters, doubled horizontal spaces and tabs; a paragraph break
+# ("\n\n") or a CRLF stays as it is, so ordinary prose needs no edit.
+_WHITESPACE = _re2(r"[\t\n\v\f\r ]{3,}|[\t\v\f ]{2,}|[\t\v\f]")
+
+
+def _whitespace(text: str) -> tuple[str, list[Edit]]:
+    return _rewrite(_WHITESPACE, text, lambda run: "\n" if "\n" in run else " ")
+
+
+def _tags(text: str) -> tuple[str, list[Edit]]:
+    return _rewrite(_TAGS, text, _read_tags)
+
+
+def _invisible(text: str) -> tuple[str, list[Edit]]:
+    return _rewrite(_INVISIBLE, text, lambda _: "")
+
+
+_UNICODE_PASSES: tuple[tuple[str, Pass], ...] = (
+    ("tag_characters", _tags),
+    ("invisible", _invisible),
+    ("nfkc", _nfkc),
+    ("confusables", _confusables),
+)
+_COMMON_PASSES: tuple[tuple[str, Pass], ...] = (
+    ("leetspeak", _leet),
+    ("spaced_letters", _spaced),
+    ("whitespace", _whitespace),
+)
+
+
+_ASCII_GATE = _re2(
+    "|".join(p.pattern for p in (_LEET_TOKEN, _SPACED, _WHITESPACE))
+)
+
+
+def canonicalize(text: str) -> Canonical:
+    """Canonical form used for matching. Idempotent: canonicalize(c.text).text == c.text."""
+    if text.isascii():
+        if not _ASCII_GATE.search(text.encode()):
+            return Canonical(text, text)
+        passes = _COMMON_PASSES
+    else:
+        passes = _UNICODE_PASSES + _COMMON_PASSES
+    current = text
+    applied: list[str] = []
+    layers: list[list[Edit]] = []
+    for name, run in passes:
+        current, edits = run(current)
+        if edits:
+            applied.append(name)
+            layers.append(edits)
+    return Canonical(current, text, tuple(applied), tuple(layers))

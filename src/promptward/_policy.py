@@ -1,0 +1,52 @@
+"""Turn findings into one action: by severity, with per-category and per-entity overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._decision import Action, Finding
+
+Mode = Literal["enforce", "monitor"]
+FailMode = Literal["closed", "open"]
+
+# Findings about the engine itself (a timeout, an oversized text) rather than about the text.
+ENGINE_CATEGORY = "engine"
+
+_DEFAULT_SEVERITY: dict[str, Action] = {
+    "low": Action.FLAG,
+    "medium": Action.FLAG,
+    "high": Action.BLOCK,
+    "critical": Action.BLOCK,
+}
+
+
+class Policy(BaseModel):
+    """Which action each finding asks for; the decision takes the most severe one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    severity: Mapping[Literal["low", "medium", "high", "critical"], Action] = Field(
+        default_factory=lambda: dict(_DEFAULT_SEVERITY)
+    )
+    categories: Mapping[str, Action] = Field(default_factory=dict)
+    entity_types: Mapping[str, Action] = Field(default_factory=dict)
+
+    def action_for(self, finding: Finding, fail_mode: FailMode) -> Action:
+        if finding.category == ENGINE_CATEGORY:
+            return Action.BLOCK if fail_mode == "closed" else Action.ALLOW
+        if finding.entity_type is not None and finding.entity_type in self.entity_types:
+            return self.entity_types[finding.entity_type]
+        if finding.category in self.categories:
+            return self.categories[finding.category]
+        return self.severity.get(finding.severity, _DEFAULT_SEVERITY[finding.severity])  # type: ignore[call-overload]
+
+    def decide(self, findings: Iterable[Finding], fail_mode: FailMode) -> Action:
+        action = Action.ALLOW
+        for finding in findings:
+            candidate = self.action_for(finding, fail_mode)
+            if candidate.rank > action.rank:
+                action = candidate
+        return action
