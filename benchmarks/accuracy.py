@@ -2,7 +2,7 @@
 
     python benchmarks/accuracy.py --corpora ../shared/corpora [--out reports]
 
-An item counts as detected when the guard returns any finding from the screening packs (injection,
+An item counts as detected when the guard returns any finding from the screening packs (injection, injection-i18n,
 jailbreak, exfiltration, obfuscation); low-severity flags on benign text count as false alarms too.
 Misses and false alarms go to <out>/injection-misses.jsonl and <out>/injection-false-alarms.jsonl.
 Exits 1 when a target is missed.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from promptward import Guard
 
-SCREENING_PACKS = {"injection", "jailbreak", "exfiltration", "obfuscation"}
+SCREENING_PACKS = {"injection", "injection-i18n", "jailbreak", "exfiltration", "obfuscation"}
 TARGETS = {"recall": 0.85, "category_recall": 0.70, "fpr_benign": 0.01, "fpr_hard_negative": 0.03}
 
 

@@ -186,7 +186,7 @@ def _rules_dir() -> Path:
     return installed if installed.is_dir() else here.parents[1] / "rules"
 
 
-BUILTIN_PACKS: tuple[str, ...] = ("injection", "jailbreak", "exfiltration", "obfuscation")
+BUILTIN_PACKS: tuple[str, ...] = ("injection", "injection-i18n", "jailbreak", "exfiltration", "obfuscation")
 
 
 @functools.cache
