@@ -104,7 +104,9 @@ def evaluate_injection(guard: Guard, items: list[dict[str, object]], out: Path) 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--corpora", type=Path, default=Path("../shared/corpora"))
     parser.add_argument("--out", type=Path, default=Path("reports"))
     parser.add_argument("--packs", nargs="*", help="pack files or folders (default: the built-in packs)")

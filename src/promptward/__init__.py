@@ -1,5 +1,7 @@
 """promptward: versioned prompts and a guard that screens what flows into them."""
 
+from typing import TYPE_CHECKING, Any
+
 from ._decision import Action, Decision, Finding, Span
 from ._exceptions import (
     ConfigError,
@@ -18,7 +20,9 @@ from ._exceptions import (
     UnexpectedVariable,
     VersionConflict,
 )
-from ._guard import Guard
+
+if TYPE_CHECKING:
+    from ._guard import Guard
 
 __version__ = "0.1.0"
 
@@ -44,3 +48,13 @@ __all__ = [
     "UnexpectedVariable",
     "VersionConflict",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Guard pulls in RE2, pydantic and the rule packs; loading them on first use keeps the import fast.
+    if name == "Guard":
+        from ._guard import Guard
+
+        globals()["Guard"] = Guard
+        return Guard
+    raise AttributeError(f"module 'promptward' has no attribute {name!r}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -10,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ._decision import Action, Decision, Finding, PackIdentity, PromptRef, Span
-from ._decode import DecodeBudget, find_payloads
+from ._decode import DecodeBudget, Payload, find_payloads
 from ._matcher import Matcher
-from ._normalize import canonicalize
+from ._normalize import canonicalize, scrub_surrogates, tag_payloads
 from ._packs import PackSource, resolve_packs
 from ._policy import ENGINE_CATEGORY, FailMode, Mode, Policy
 from ._settings import GuardConfig
@@ -84,7 +83,7 @@ class Guard:
                 )
             )
             text = text[: self.max_text_chars]
-        text = _without_surrogates(text)
+        text = scrub_surrogates(text)
         self._screen(text, findings, normalizations, depth=0, origin=None, outer=None)
         findings = _unique_sorted(findings)
         would = self.policy.decide(findings, self.fail_mode)
@@ -107,6 +106,8 @@ class Guard:
         """check() without blocking the event loop: long texts are screened in a worker thread."""
         if isinstance(text, str) and len(text) <= _INLINE_CHARS:
             return self.check(text, prompt=prompt, field=field)
+        import asyncio
+
         return await asyncio.to_thread(self.check, text, prompt=prompt, field=field)
 
     def _screen(
@@ -140,6 +141,10 @@ class Guard:
         payloads = find_payloads(
             text, limit_chars=self.decode_budget.max_chars, limit_count=self.decode_budget.max_payloads
         )
+        if "tag_characters" in canonical.applied:
+            payloads += [
+                Payload(ascii_text, s, e, "tag_characters") for s, e, ascii_text in tag_payloads(text)
+            ]
         for payload in payloads:
             via = payload.encoding if origin is None else f"{origin}>{payload.encoding}"
             span = outer or Span(payload.start, payload.end)
@@ -150,19 +155,12 @@ def _engine_finding(rule_id: str, span: Span, detail: str | None = None) -> Find
     return Finding(rule_id, "promptward", ENGINE_CATEGORY, "critical", span, detail=detail)
 
 
-def _without_surrogates(text: str) -> str:
-    """Lone surrogates cannot be encoded for RE2; U+FFFD keeps every offset where it was."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
-    return text
-
-
 def _unique_sorted(findings: list[Finding]) -> list[Finding]:
     seen: dict[tuple[str, int, int, str | None], Finding] = {}
     for finding in findings:
-        seen.setdefault((finding.rule_id, finding.span.start, finding.span.end, finding.decoded_from), finding)
+        seen.setdefault(
+            (finding.rule_id, finding.span.start, finding.span.end, finding.decoded_from), finding
+        )
     return sorted(seen.values(), key=lambda f: (f.span.start, f.span.end, f.rule_id))
 
 

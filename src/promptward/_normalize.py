@@ -96,12 +96,19 @@ def _common_ends(old: str, new: str) -> tuple[int, int]:
 
 
 # Unicode tag characters U+E0020..U+E007E mirror printable ASCII; attackers hide instructions in them.
+# The canonical text drops them (so a tag character inside a word cannot split it) and the guard
+# screens the ASCII they spell as a payload of its own, see tag_payloads().
 _TAGS = re.compile("[\U000e0000-\U000e007f]+")
 
 
-def _read_tags(run: str) -> str:
-    visible = "".join(chr(ord(c) - 0xE0000) for c in run if 0xE0020 <= ord(c) <= 0xE007E)
-    return f" {visible} " if visible else ""
+def tag_payloads(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, ASCII text) for each run of tag characters that spells something."""
+    found = []
+    for match in _TAGS.finditer(text):
+        visible = "".join(chr(ord(c) - 0xE0000) for c in match.group() if 0xE0020 <= ord(c) <= 0xE007E)
+        if visible.strip():
+            found.append((match.start(), match.end(), visible))
+    return found
 
 
 _INVISIBLE = re.compile(
@@ -121,27 +128,45 @@ def _nfkc(text: str) -> tuple[str, list[Edit]]:
 # Cyrillic and Greek letters that look like Latin ones, folded only inside words that mix scripts,
 # so that genuine Russian or Greek text keeps its letters.
 _CONFUSABLES = str.maketrans(
-    "АВЕЅІЈКМНОРСТХУаеіјорсхуѕԁԛԝһӏ"
-    "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧαβειικνορτυχγ",
-    "ABESIJKMHOPCTXYaeijopcxysdqwhl"
-    "ABEZHIKMNOPTYXaBeiiKvoptuxy",
+    "АВЕЅІЈКМНОРСТХУаеіјорсхуѕԁԛԝһӏΑΒΕΖΗΙΚΜΝΟΡΤΥΧαβειικνορτυχγ",
+    "ABESIJKMHOPCTXYaeijopcxysdqwhlABEZHIKMNOPTYXaBeiiKvoptuxy",
 )
 _ALWAYS = str.maketrans({"ı": "i", "ȷ": "j", "ℓ": "l"})
-_MIXED_CANDIDATE = re.compile(r"[^\W\d_]*[\u0370-\u03ff\u0400-\u04ff\u0500-\u052f][^\W\d_]*")
+_MIXED_CANDIDATE = re.compile(r"[\w@$]*[\u0370-\u03ff\u0400-\u04ff\u0500-\u052f][\w@$]*")
 _HAS_LATIN = re.compile(r"[A-Za-z]")
+_LATIN_LIKE = re.compile(r"[A-Za-z0-9@$]")
+_NON_LATIN = re.compile(r"[\u0370-\u03ff\u0400-\u052f]")
+_NON_CONFUSABLE = re.compile("[^" + "".join(sorted({chr(k) for k in _CONFUSABLES})) + r"\W\d_]")
 
 
 def _confusables(text: str) -> tuple[str, list[Edit]]:
-    def fold(word: str) -> str:
+    # Every fold here maps one character to one character, so edits never shift positions.
+    edits: list[Edit] = []
+    if "ı" in text or "ȷ" in text or "ℓ" in text:
+        folded = text.translate(_ALWAYS)
+        edits = [(i, i + 1, i, i + 1) for i, (a, b) in enumerate(zip(text, folded)) if a != b]
+        text = folded
+
+    def fold_mixed(word: str) -> str:
         return word.translate(_CONFUSABLES) if _HAS_LATIN.search(word) else word
 
-    text, edits = _rewrite(_MIXED_CANDIDATE, text, fold)
-    if "ı" in text or "ȷ" in text or "ℓ" in text:
-        # Same length: record one edit per character so the pass shows as applied.
-        folded = text.translate(_ALWAYS)
-        edits = sorted(edits + [(i, i + 1, i, i + 1) for i, (a, b) in enumerate(zip(text, folded)) if a != b])
-        text = folded
+    text, more = _rewrite(_MIXED_CANDIDATE, text, fold_mixed)
+    edits = _merge(edits, more)
+    # In text that is mostly Latin, a word spelled only with look-alike letters is folded too. Digits,
+    # @ and $ count as Latin so that folding leetspeak later cannot change this verdict.
+    if len(_LATIN_LIKE.findall(text)) > 3 * len(_NON_LATIN.findall(text)):
+
+        def fold_lone(word: str) -> str:
+            return word if _NON_CONFUSABLE.search(word) else word.translate(_CONFUSABLES)
+
+        text, more = _rewrite(_MIXED_CANDIDATE, text, fold_lone)
+        edits = _merge(edits, more)
     return text, edits
+
+
+def _merge(edits: list[Edit], same_length: list[Edit]) -> list[Edit]:
+    """Join edit lists of one-to-one folds, whose positions agree."""
+    return sorted(set(edits + same_length)) if same_length else edits
 
 
 def _re2(pattern: str) -> Any:
@@ -170,7 +195,7 @@ def _leet(text: str) -> tuple[str, list[Edit]]:
 
 # "i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e": three or more letters, one separator character each.
 # RE2's \b knows only ASCII words, so the run takes the neighbouring non-letter (or an end) with it.
-_EDGE = r"[^\pL\pN\pM]"
+_EDGE = r"[^\pL\pN\pM@$]"
 _SPACED = _re2(
     "|".join(
         rf"(?:^|{_EDGE})\pL(?:{sep}\pL){{2,}}(?:{_EDGE}|$)"
@@ -199,7 +224,7 @@ def _whitespace(text: str) -> tuple[str, list[Edit]]:
 
 
 def _tags(text: str) -> tuple[str, list[Edit]]:
-    return _rewrite(_TAGS, text, _read_tags)
+    return _rewrite(_TAGS, text, lambda _: "")
 
 
 def _invisible(text: str) -> tuple[str, list[Edit]]:
@@ -216,28 +241,46 @@ _COMMON_PASSES: tuple[tuple[str, Pass], ...] = (
     ("leetspeak", _leet),
     ("spaced_letters", _spaced),
     ("whitespace", _whitespace),
+    # Collapsing whitespace can line single letters up anew ("a  b c"); join them too.
+    ("spaced_letters", _spaced),
 )
 
 
-_ASCII_GATE = _re2(
-    "|".join(p.pattern for p in (_LEET_TOKEN, _SPACED, _WHITESPACE))
-)
+_MAX_ROUNDS = 4
+_ASCII_GATE = _re2("|".join(p.pattern for p in (_LEET_TOKEN, _SPACED, _WHITESPACE)))
 
 
 def canonicalize(text: str) -> Canonical:
-    """Canonical form used for matching. Idempotent: canonicalize(c.text).text == c.text."""
-    if text.isascii():
-        if not _ASCII_GATE.search(text.encode()):
-            return Canonical(text, text)
-        passes = _COMMON_PASSES
-    else:
-        passes = _UNICODE_PASSES + _COMMON_PASSES
+    """Canonical form used for matching. Idempotent: canonicalize(c.text).text == c.text.
+
+    One pass can set up work for an earlier one (joined letters that now mix scripts, collapsed
+    spaces that line letters up), so the passes repeat until a round changes nothing.
+    """
+    if text.isascii() and not _ASCII_GATE.search(text.encode()):
+        return Canonical(text, text)
+    original, text = text, scrub_surrogates(text)
     current = text
     applied: list[str] = []
     layers: list[list[Edit]] = []
-    for name, run in passes:
-        current, edits = run(current)
-        if edits:
-            applied.append(name)
-            layers.append(edits)
-    return Canonical(current, text, tuple(applied), tuple(layers))
+    for _ in range(_MAX_ROUNDS):
+        passes = _COMMON_PASSES if current.isascii() else _UNICODE_PASSES + _COMMON_PASSES
+        changed = False
+        for name, run in passes:
+            current, edits = run(current)
+            if edits:
+                changed = True
+                if name not in applied:
+                    applied.append(name)
+                layers.append(edits)
+        if not changed:
+            break
+    return Canonical(current, original, tuple(applied), tuple(layers))
+
+
+def scrub_surrogates(text: str) -> str:
+    """Lone surrogates cannot be encoded for RE2; U+FFFD keeps every offset where it was."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return text

@@ -112,7 +112,9 @@ def load_pack(path: str | Path) -> RulePack:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise RulePackError(f"cannot read the file ({exc.strerror})", path=path, fix="check the path") from exc
+        raise RulePackError(
+            f"cannot read the file ({exc.strerror})", path=path, fix="check the path"
+        ) from exc
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -127,7 +129,9 @@ def parse_pack(text: str, *, source: str = "<string>") -> RulePack:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise RulePackError(f"invalid YAML: {exc}", path=source, line=line, fix="correct the YAML syntax") from exc
+        raise RulePackError(
+            f"invalid YAML: {exc}", path=source, line=line, fix="correct the YAML syntax"
+        ) from exc
     if not isinstance(data, dict):
         raise RulePackError(
             f"a rule pack must be a YAML mapping, got {type(data).__name__}",
@@ -144,23 +148,28 @@ def parse_pack(text: str, *, source: str = "<string>") -> RulePack:
 def _located(exc: ValidationError, data: dict[str, Any], node: Any, source: str) -> RulePackError:
     error = exc.errors()[0]
     loc = tuple(error["loc"])
+    if len(loc) > 2 and loc[0] == "rules" and loc[2] in ("regex", "keywords"):
+        loc = loc[:2] + loc[3:]  # drop the union tag pydantic puts in the location
     rule_id = None
     if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
         rules = data.get("rules") or []
         if loc[1] < len(rules) and isinstance(rules[loc[1]], dict):
             rule_id = rules[loc[1]].get("id")
-    field = ".".join(str(p) for p in loc if not (isinstance(p, str) and p in ("regex", "keywords")))
+    field = ".".join(str(p) for p in loc)
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = f"unknown key {loc[-1]!r}"
         fix = "remove it or correct its spelling; allowed keys are in the pack schema"
     elif error["type"] == "union_tag_invalid":
+        loc = (*loc, "kind")
         fix = "set kind to one of: regex, keywords"
     elif error["type"] == "missing":
         fix = f"add the required key {loc[-1]!r}"
     else:
         fix = f"correct {field or 'the value'}"
-    return RulePackError(f"{field}: {message}", path=source, rule_id=rule_id, line=_line_of(node, loc), fix=fix)
+    return RulePackError(
+        f"{field}: {message}", path=source, rule_id=rule_id, line=_line_of(node, loc), fix=fix
+    )
 
 
 def _line_of(node: Any, loc: Sequence[Any]) -> int | None:
