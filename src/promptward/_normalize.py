@@ -10,11 +10,11 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import re2
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 # (new_start, new_end, old_start, old_end) for every replaced region of one pass, in order.
 Edit = tuple[int, int, int, int]
@@ -41,7 +41,7 @@ def _start_back(edits: list[Edit], pos: int) -> int:
     i = bisect.bisect_right(edits, pos, key=lambda e: e[0]) - 1
     if i < 0:
         return pos
-    new_start, new_end, old_start, old_end = edits[i]
+    _, new_end, old_start, old_end = edits[i]
     if pos < new_end:
         return old_start
     return pos + old_end - new_end
@@ -51,7 +51,7 @@ def _end_back(edits: list[Edit], pos: int) -> int:
     i = bisect.bisect_left(edits, pos, key=lambda e: e[0]) - 1
     if i < 0:
         return pos
-    new_start, new_end, old_start, old_end = edits[i]
+    _, new_end, _, old_end = edits[i]
     if pos <= new_end:
         return old_end
     return pos + old_end - new_end
@@ -144,7 +144,7 @@ def _confusables(text: str) -> tuple[str, list[Edit]]:
     edits: list[Edit] = []
     if "ı" in text or "ȷ" in text or "ℓ" in text:
         folded = text.translate(_ALWAYS)
-        edits = [(i, i + 1, i, i + 1) for i, (a, b) in enumerate(zip(text, folded)) if a != b]
+        edits = [(i, i + 1, i, i + 1) for i, (a, b) in enumerate(zip(text, folded, strict=True)) if a != b]
         text = folded
 
     def fold_mixed(word: str) -> str:

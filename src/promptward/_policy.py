@@ -15,7 +15,8 @@ FailMode = Literal["closed", "open"]
 # Findings about the engine itself (a timeout, an oversized text) rather than about the text.
 ENGINE_CATEGORY = "engine"
 
-_DEFAULT_SEVERITY: dict[str, Action] = {
+Severity = Literal["low", "medium", "high", "critical"]
+_DEFAULT_SEVERITY: dict[Severity, Action] = {
     "low": Action.FLAG,
     "medium": Action.FLAG,
     "high": Action.BLOCK,
@@ -28,9 +29,7 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    severity: Mapping[Literal["low", "medium", "high", "critical"], Action] = Field(
-        default_factory=lambda: dict(_DEFAULT_SEVERITY)
-    )
+    severity: Mapping[Severity, Action] = Field(default_factory=lambda: dict(_DEFAULT_SEVERITY))
     categories: Mapping[str, Action] = Field(default_factory=dict)
     entity_types: Mapping[str, Action] = Field(default_factory=dict)
 
@@ -41,7 +40,8 @@ class Policy(BaseModel):
             return self.entity_types[finding.entity_type]
         if finding.category in self.categories:
             return self.categories[finding.category]
-        return self.severity.get(finding.severity, _DEFAULT_SEVERITY[finding.severity])  # type: ignore[call-overload]
+        severity: Severity = finding.severity  # type: ignore[assignment]
+        return self.severity.get(severity, _DEFAULT_SEVERITY[severity])
 
     def decide(self, findings: Iterable[Finding], fail_mode: FailMode) -> Action:
         action = Action.ALLOW

@@ -28,7 +28,7 @@ class GuardConfig(BaseModel):
     decode: dict[str, int] | None = None
 
     @classmethod
-    def model_validate(cls, obj: Any, **kwargs: Any) -> GuardConfig:  # type: ignore[override]
+    def model_validate(cls, obj: Any, **kwargs: Any) -> GuardConfig:
         try:
             return super().model_validate(obj, **kwargs)
         except ValidationError as exc:
