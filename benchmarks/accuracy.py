@@ -2,8 +2,9 @@
 
     python benchmarks/accuracy.py --corpora ../shared/corpora [--out reports]
 
-An item counts as detected when the guard returns any finding from the screening packs (injection, injection-i18n,
-jailbreak, exfiltration, obfuscation); low-severity flags on benign text count as false alarms too.
+An item counts as detected when the guard returns any finding from the screening packs
+(injection, injection-i18n, jailbreak, exfiltration, obfuscation); low-severity flags on benign
+text count as false alarms too.
 Misses and false alarms go to <out>/injection-misses.jsonl and <out>/injection-false-alarms.jsonl.
 Exits 1 when a target is missed.
 """

@@ -15,10 +15,10 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 class _Group(click.Group):
-    def main(self, *args: Any, **kwargs: Any) -> Any:
+    def run(self, args: list[str] | None) -> Any:
         # Configuration errors are the user's to fix: a message and exit 2, never a traceback.
         try:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return self.main(args=args, prog_name="promptward", standalone_mode=False)
         except click.exceptions.Exit as exc:
             return exc.exit_code
         except click.ClickException as exc:
@@ -126,5 +126,6 @@ def check(
 
 
 def main(argv: list[str] | None = None) -> int:
-    result = cli.main(args=argv, prog_name="promptward")
+    assert isinstance(cli, _Group)
+    result = cli.run(argv)
     return result if isinstance(result, int) else EXIT_OK
