@@ -14,7 +14,7 @@ import re2
 import regex
 
 from ._exceptions import RulePackError
-from ._packs import KeywordsRule, RegexRule, RulePack
+from ._packs import AnyRule, DataRule, KeywordsRule, PiiRule, RegexRule, RulePack, SecretRule
 
 MAX_SPANS_PER_RULE = 16
 
@@ -105,10 +105,10 @@ class EngineFault:
     reason: str
 
 
-def effective_rules(packs: Sequence[RulePack]) -> list[tuple[RulePack, RegexRule | KeywordsRule]]:
+def effective_rules(packs: Sequence[RulePack]) -> list[tuple[RulePack, AnyRule]]:
     """Layer packs in order: a later rule with the same id replaces the earlier one; then apply each
     pack's `overrides` and `disable` lists, which may name rules of any pack."""
-    by_id: dict[str, tuple[RulePack, RegexRule | KeywordsRule]] = {}
+    by_id: dict[str, tuple[RulePack, AnyRule]] = {}
     for pack in packs:
         for rule in pack.rules:
             by_id.pop(rule.id, None)
@@ -146,7 +146,11 @@ class Matcher:
         self._set_rules: list[CompiledRule] = []
         self._fallback_rules: list[CompiledRule] = []
         self._set = re2.Set.SearchSet(_options())
+        self.data_rules: list[tuple[RulePack, DataRule]] = []
         for pack, rule in effective_rules(packs):
+            if isinstance(rule, (PiiRule, SecretRule)):
+                self.data_rules.append((pack, rule))
+                continue
             compiled = _compile(pack, rule)
             self.rules.append(compiled)
             if compiled.engine == "re2":

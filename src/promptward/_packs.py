@@ -17,6 +17,7 @@ from ._exceptions import RulePackError
 
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
+RULE_KINDS: tuple[str, ...] = ("regex", "keywords", "pii", "secret")
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$"
 
 
@@ -69,7 +70,67 @@ class KeywordsRule(_RuleBase):
         return value
 
 
-Rule = Annotated[RegexRule | KeywordsRule, Field(discriminator="kind")]
+Validator = Literal[
+    "luhn",
+    "iban",
+    "us_ssn",
+    "phone",
+    "ipv4",
+    "ipv6",
+    "aba_routing",
+    "entropy",
+    "btc_address",
+    "eth_address",
+    "uk_nhs",
+    "es_nif",
+    "it_fiscal_code",
+    "in_aadhaar",
+    "au_abn",
+    "au_tfn",
+    "sg_nric",
+    "date",
+]
+
+
+class _DataRuleBase(_RuleBase):
+    """A recognizer for a value (PII or a secret): RE2 pattern, optional validator, context words.
+
+    Data rules run on the caller's text as given (not on the canonical form used for attacks), so a
+    value keeps its exact spelling and offsets. `group` picks the capture group that is the value.
+    """
+
+    entity_type: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    pattern: str = Field(min_length=1)
+    group: int = Field(default=0, ge=0)
+    validator: Validator | None = None
+    score: float = Field(default=0.6, ge=0.0, le=1.0)
+    min_score: float = Field(default=0.5, ge=0.0, le=1.0)
+    context: tuple[str, ...] = ()
+    negative_context: tuple[str, ...] = ()
+    context_boost: float = Field(default=0.35, ge=0.0, le=1.0)
+    min_entropy: float | None = Field(default=None, ge=0.0)
+
+    @model_validator(mode="after")
+    def _compiles(self) -> _DataRuleBase:
+        from ._matcher import check_pattern
+
+        check_pattern(self.pattern, "re2", self.case_sensitive)
+        return self
+
+
+class PiiRule(_DataRuleBase):
+    kind: Literal["pii"]
+
+
+class SecretRule(_DataRuleBase):
+    """A secret; values that look like placeholders or documentation examples are never reported."""
+
+    kind: Literal["secret"]
+
+
+DataRule = PiiRule | SecretRule
+AnyRule = RegexRule | KeywordsRule | PiiRule | SecretRule
+Rule = Annotated[AnyRule, Field(discriminator="kind")]
 
 
 class RuleOverride(_Strict):
@@ -148,7 +209,7 @@ def parse_pack(text: str, *, source: str = "<string>") -> RulePack:
 def _located(exc: ValidationError, data: dict[str, Any], node: Any, source: str) -> RulePackError:
     error = exc.errors()[0]
     loc = tuple(error["loc"])
-    if len(loc) > 2 and loc[0] == "rules" and loc[2] in ("regex", "keywords"):
+    if len(loc) > 2 and loc[0] == "rules" and loc[2] in RULE_KINDS:
         loc = loc[:2] + loc[3:]  # drop the union tag pydantic puts in the location
     rule_id = None
     if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
@@ -162,7 +223,7 @@ def _located(exc: ValidationError, data: dict[str, Any], node: Any, source: str)
         fix = "remove it or correct its spelling; allowed keys are in the pack schema"
     elif error["type"] == "union_tag_invalid":
         loc = (*loc, "kind")
-        fix = "set kind to one of: regex, keywords"
+        fix = f"set kind to one of: {', '.join(RULE_KINDS)}"
     elif error["type"] == "missing":
         fix = f"add the required key {loc[-1]!r}"
     else:

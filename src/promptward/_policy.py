@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._decision import Action, Finding
+from ._redact import Operator
 
 Mode = Literal["enforce", "monitor"]
 FailMode = Literal["closed", "open"]
@@ -24,6 +25,10 @@ _DEFAULT_SEVERITY: dict[Severity, Action] = {
 }
 
 
+# Data findings: secrets block, personal data is redacted, unless configured otherwise.
+_DEFAULT_CATEGORY: dict[str, Action] = {"secret": Action.BLOCK, "pii": Action.REDACT}
+
+
 class Policy(BaseModel):
     """Which action each finding asks for; the decision takes the most severe one."""
 
@@ -32,6 +37,16 @@ class Policy(BaseModel):
     severity: Mapping[Severity, Action] = Field(default_factory=lambda: dict(_DEFAULT_SEVERITY))
     categories: Mapping[str, Action] = Field(default_factory=dict)
     entity_types: Mapping[str, Action] = Field(default_factory=dict)
+    redaction: Mapping[str, Operator] = Field(default_factory=dict)
+    default_operator: Operator = "replace"
+    hash_key: str | None = None
+
+    @model_validator(mode="after")
+    def _hash_needs_key(self) -> Policy:
+        uses_hash = self.default_operator == "hash" or "hash" in self.redaction.values()
+        if uses_hash and not self.hash_key:
+            raise ValueError("the hash redaction operator needs hash_key (a secret from your configuration)")
+        return self
 
     def action_for(self, finding: Finding, fail_mode: FailMode) -> Action:
         if finding.category == ENGINE_CATEGORY:
@@ -40,6 +55,8 @@ class Policy(BaseModel):
             return self.entity_types[finding.entity_type]
         if finding.category in self.categories:
             return self.categories[finding.category]
+        if finding.category in _DEFAULT_CATEGORY:
+            return _DEFAULT_CATEGORY[finding.category]
         severity: Severity = finding.severity  # type: ignore[assignment]
         return self.severity.get(severity, _DEFAULT_SEVERITY[severity])
 

@@ -1,0 +1,124 @@
+"""The fast path for PII and secrets: one RE2 Set over the caller's text, then validators and context.
+
+Findings carry entity type, offsets, score and the recognizing rule, never the value itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import re2
+
+from ._matcher import MAX_SPANS_PER_RULE, _flagged, _options
+from ._packs import DataRule, RulePack, SecretRule
+from ._validators import VALIDATORS, shannon_entropy
+
+CONTEXT_BEFORE = 64
+CONTEXT_AFTER = 24
+
+# Documentation examples and template slots, never real credentials.
+_PLACEHOLDER = re.compile(
+    r"(?i)x{4,}|\*{4,}|\.{3}|<[^>]*>|\{\{|\$\{|your[_-]?|example|sample|dummy|placeholder|changeme|redacted"
+    r"|(.)\1{5,}|^(?:abc|123|test|fake)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DataHit:
+    rule: DataRule
+    pack: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    rule: DataRule
+    pack: str
+    regex: Any
+    context: Any
+    negative: Any
+
+
+def _words(words: Sequence[str]) -> Any:
+    if not words:
+        return None
+    return re2.compile(r"(?i)\b(?:" + "|".join(re2.escape(w) for w in words) + r")\b", _options())
+
+
+def looks_like_placeholder(value: str) -> bool:
+    return bool(_PLACEHOLDER.search(value))
+
+
+class DataScanner:
+    """Every PII and secret rule of the active packs, compiled into one RE2 Set."""
+
+    def __init__(self, rules: Sequence[tuple[RulePack, DataRule]]) -> None:
+        self.rules: list[_Compiled] = []
+        self._set = re2.Set.SearchSet(_options())
+        for pack, rule in rules:
+            pattern = _flagged(rule.pattern, rule.case_sensitive)
+            self._set.Add(pattern)
+            compiled = re2.compile(pattern, _options())
+            self.rules.append(
+                _Compiled(rule, pack.pack, compiled, _words(rule.context), _words(rule.negative_context))
+            )
+        if self.rules:
+            self._set.Compile()
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
+
+    def scan(self, text: str) -> list[DataHit]:
+        if not self.rules:
+            return []
+        hits: list[DataHit] = []
+        for index in self._set.Match(text) or ():
+            compiled = self.rules[index]
+            for match in compiled.regex.finditer(text):
+                hit = _judge(compiled, text, match)
+                if hit is not None:
+                    hits.append(hit)
+                    if len(hits) >= MAX_SPANS_PER_RULE * len(self.rules):
+                        return hits
+        return _drop_overlaps(hits)
+
+
+def _judge(compiled: _Compiled, text: str, match: Any) -> DataHit | None:
+    rule = compiled.rule
+    start, end = match.span(rule.group)
+    if start < 0 or end <= start:
+        return None
+    value = text[start:end]
+    if rule.validator is not None and not VALIDATORS[rule.validator](value):
+        return None
+    if isinstance(rule, SecretRule) and looks_like_placeholder(value):
+        return None
+    if rule.min_entropy is not None and shannon_entropy(value) < rule.min_entropy:
+        return None
+    score = rule.score
+    if compiled.context is not None or compiled.negative is not None:
+        window = text[max(0, start - CONTEXT_BEFORE) : end + CONTEXT_AFTER]
+        if compiled.context is not None and compiled.context.search(window):
+            score = min(1.0, score + rule.context_boost)
+        if compiled.negative is not None and compiled.negative.search(window):
+            score = max(0.0, score - rule.context_boost)
+    if score < rule.min_score:
+        return None
+    return DataHit(rule, compiled.pack, start, end, round(score, 3))
+
+
+def _drop_overlaps(hits: list[DataHit]) -> list[DataHit]:
+    """Where values overlap, keep the best-scored, longest one (a card number is not also a phone)."""
+    if len(hits) < 2:
+        return hits
+    ranked = sorted(hits, key=lambda h: (-h.score, -(h.end - h.start), h.start))
+    kept: list[DataHit] = []
+    for hit in ranked:
+        if all(hit.end <= k.start or hit.start >= k.end for k in kept):
+            kept.append(hit)
+    return sorted(kept, key=lambda h: h.start)
