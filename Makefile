@@ -1,17 +1,29 @@
-# Every target bootstraps .venv itself, so a fresh clone needs nothing but python3 >= 3.11.
+# Every target bootstraps its virtualenv itself, so a fresh clone needs nothing but python3 >= 3.11.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Peers measured as baselines (detect-secrets, Presidio, ...) live in their own virtualenv,
+# never as project dependencies.
+PEERS := .venv-peers
+PEERS_STAMP := $(PEERS)/.installed
 CORPORA ?= ../shared/corpora
 
-.PHONY: demo test lint typecheck unit eval bench clean
+.PHONY: demo test lint typecheck unit eval bench peers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,presidio]'
 	touch $(STAMP)
+
+$(PEERS_STAMP): benchmarks/peers/requirements.txt
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS)/bin/python -m pip install --quiet -r benchmarks/peers/requirements.txt
+	touch $(PEERS_STAMP)
+
+peers: $(PEERS_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m promptward.demo
@@ -28,11 +40,17 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
-eval: $(STAMP)
-	$(BIN)/python benchmarks/accuracy.py --corpora $(CORPORA)
+# Each report runs even when an earlier one misses its targets; the target fails if any missed.
+eval: $(STAMP) $(PEERS_STAMP)
+	@status=0; \
+	$(BIN)/python benchmarks/accuracy.py --corpora $(CORPORA) || status=1; \
+	$(BIN)/python benchmarks/accuracy_pii.py --corpora $(CORPORA) || status=1; \
+	$(BIN)/python benchmarks/accuracy_secrets.py --corpora $(CORPORA) || status=1; \
+	exit $$status
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/speed.py
+bench: $(STAMP) $(PEERS_STAMP)
+	$(BIN)/python benchmarks/speed.py --corpora $(CORPORA)
+	$(BIN)/python benchmarks/speed_pii.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis reports
+	rm -rf $(VENV) $(PEERS) .pytest_cache .mypy_cache .ruff_cache .hypothesis reports
