@@ -17,6 +17,9 @@ from ._exceptions import RulePackError
 from ._packs import AnyRule, DataRule, KeywordsRule, PiiRule, RegexRule, RulePack, SecretRule
 
 MAX_SPANS_PER_RULE = 16
+# RE2 runs a Set as one DFA; patterns combined past a few thousand instructions multiply its states and
+# push it onto the slow path, so rules are spread over Sets of bounded total program size.
+SET_PROGRAM_BUDGET = 6000
 
 
 def _options() -> Any:
@@ -143,9 +146,7 @@ class Matcher:
     ) -> None:
         self.regex_timeout = regex_timeout
         self.rules: list[CompiledRule] = []
-        self._set_rules: list[CompiledRule] = []
         self._fallback_rules: list[CompiledRule] = []
-        self._set = re2.Set.SearchSet(_options())
         self.data_rules: list[tuple[RulePack, DataRule]] = []
         for pack, rule in effective_rules(packs):
             if isinstance(rule, (PiiRule, SecretRule)):
@@ -153,22 +154,16 @@ class Matcher:
                 continue
             compiled = _compile(pack, rule)
             self.rules.append(compiled)
-            if compiled.engine == "re2":
-                index = self._set.Add(compiled.pattern)
-                assert index == len(self._set_rules)
-                self._set_rules.append(compiled)
-            else:
+            if compiled.engine == "regex":
                 self._fallback_rules.append(compiled)
-        if self._set_rules:
-            self._set.Compile()
+        self._sets = [_RuleSet(group) for group in _groups([r for r in self.rules if r.engine == "re2"])]
         self.allow_phrases = tuple(phrase for pack in packs for phrase in pack.allow) + tuple(allow)
         self._allow = _compile_allow(self.allow_phrases)
 
     def fired(self, text: str) -> list[CompiledRule]:
-        """Rules of the RE2 Set that match somewhere in `text`."""
-        if not self._set_rules:
-            return []
-        return [self._set_rules[i] for i in self._set.Match(text) or ()]
+        """RE2 rules that match somewhere in `text`."""
+        data = text.encode("utf-8")
+        return [rule for rule_set in self._sets for rule in rule_set.fired(data)]
 
     def scan(self, text: str) -> tuple[list[Hit], list[EngineFault]]:
         hits: list[Hit] = []
@@ -185,6 +180,31 @@ class Matcher:
         if hits and self._allow is not None:
             hits = _drop_allowed(hits, text, self._allow)
         return hits, faults
+
+
+class _RuleSet:
+    def __init__(self, rules: list[CompiledRule]) -> None:
+        self.rules = rules
+        self._set = re2.Set.SearchSet(_options())
+        for rule in rules:
+            self._set.Add(rule.pattern)
+        self._set.Compile()
+
+    def fired(self, data: bytes) -> list[CompiledRule]:
+        return [self.rules[i] for i in self._set.Match(data) or ()]
+
+
+def _groups(rules: list[CompiledRule]) -> list[list[CompiledRule]]:
+    groups: list[list[CompiledRule]] = []
+    size = 0
+    for rule in sorted(rules, key=lambda r: r.compiled.programsize):
+        cost = rule.compiled.programsize
+        if not groups or size + cost > SET_PROGRAM_BUDGET:
+            groups.append([])
+            size = 0
+        groups[-1].append(rule)
+        size += cost
+    return groups
 
 
 def _compile(pack: RulePack, rule: RegexRule | KeywordsRule) -> CompiledRule:
