@@ -39,18 +39,14 @@ CONFUSABLE = {
 TAG_CHARS = [chr(0xE0000 + c) for c in (0x01, 0x20, 0x41, 0x61, 0x7A, 0x7F)]
 
 # Any code point at all, lone surrogates and NUL included.
-any_text = st.text(
-    alphabet=st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF, categories=None)
-)
+any_text = st.text(alphabet=st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF, categories=None))
 
 # Text built from the pieces canonicalization cares about, so its passes meet each other.
 tricky_text = st.lists(
     st.one_of(
         st.sampled_from(["ignore", "all", "previous", "a", "b", "I", "x", "0", "1", "3", "@", "$", "."]),
         st.sampled_from([" ", "  ", "   ", "\n", "\n\n", "\t", "-", "_"]),
-        st.sampled_from(
-            ZERO_WIDTH + TAG_CHARS + list(CONFUSABLE.values()) + ["ı", "ｉ", "ﬁ", "é", "e\u0301", "¨"]
-        ),
+        st.sampled_from(ZERO_WIDTH + TAG_CHARS + list(CONFUSABLE.values()) + ["ı", "ｉ", "ﬁ", "é", "e\u0301", "¨"]),
         st.text(max_size=4),
     ),
     max_size=40,

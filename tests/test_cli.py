@@ -22,9 +22,7 @@ def test_check_clean_exits_0(capsys) -> None:  # type: ignore[no-untyped-def]
 
 def test_check_jsonl_file_reports_bad_lines_and_goes_on(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "in.jsonl"
-    path.write_text(
-        json.dumps({"id": "a", "text": "hello"}) + "\n{not json\n" + json.dumps({"text": ATTACK}) + "\n"
-    )
+    path.write_text(json.dumps({"id": "a", "text": "hello"}) + "\n{not json\n" + json.dumps({"text": ATTACK}) + "\n")
     assert main(["check", "--file", str(path), "--jsonl", "--json"]) == 1
     captured = capsys.readouterr()
     records = [json.loads(line) for line in captured.out.splitlines()]

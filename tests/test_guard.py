@@ -153,9 +153,7 @@ def test_from_config(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     config = tmp_path / "guard.yaml"
-    config.write_text(
-        "packs: [builtin, mine.yaml]\nmode: monitor\nallow: [internal phrase]\n", encoding="utf-8"
-    )
+    config.write_text("packs: [builtin, mine.yaml]\nmode: monitor\nallow: [internal phrase]\n", encoding="utf-8")
     guard = Guard.from_config(config)
     assert guard.mode == "monitor"
     assert guard.packs[-1].id == "mine"

@@ -75,9 +75,7 @@ def test_import_is_light_and_fast() -> None:
     # Best of three fresh interpreters, so a busy machine does not fail the test on one slow start.
     runs = [
         json.loads(
-            subprocess.run(
-                [sys.executable, "-c", IMPORT_PROBE], check=True, capture_output=True, text=True
-            ).stdout
+            subprocess.run([sys.executable, "-c", IMPORT_PROBE], check=True, capture_output=True, text=True).stdout
         )
         for _ in range(3)
     ]

@@ -109,9 +109,7 @@ _WHOLE_TEXT: tuple[tuple[str, Any, Callable[[str], str | None]], ...] = (
     ("rot13", _re2(r"(?i)" + _ROT13_WORDS + r".*" + _ROT13_WORDS), _from_rot13),
     ("reversed", _re2(r"(?i)" + _REVERSED_WORDS + r".*" + _REVERSED_WORDS), _from_reversed),
 )
-_GATE = _re2(
-    "|".join(f"(?:{p})" for p in (_BASE64, _HEX, r"%[0-9a-fA-F]{2}", "(?i)" + _ROT13_WORDS, _REVERSED_WORDS))
-)
+_GATE = _re2("|".join(f"(?:{p})" for p in (_BASE64, _HEX, r"%[0-9a-fA-F]{2}", "(?i)" + _ROT13_WORDS, _REVERSED_WORDS)))
 
 
 def find_payloads(text: str, *, limit_chars: int, limit_count: int) -> list[Payload]:

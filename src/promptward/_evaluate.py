@@ -71,9 +71,7 @@ class Evaluation:
         return counts["hit"] / counts["n"] if counts and counts["n"] else 0.0
 
     def keys(self, prefix: str) -> list[str]:
-        return sorted(
-            (k for k in self.counts if k.startswith(prefix)), key=lambda k: (-self.counts[k]["n"], k)
-        )
+        return sorted((k for k in self.counts if k.startswith(prefix)), key=lambda k: (-self.counts[k]["n"], k))
 
     def dead_rules(self, rule_ids: Iterable[str]) -> list[str]:
         return sorted(r for r in rule_ids if r not in self.per_rule)

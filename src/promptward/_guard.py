@@ -159,9 +159,7 @@ class Guard:
         for hit in hits:
             span = outer or Span(*canonical.to_original(hit.start, hit.end))
             rule = hit.rule.rule
-            findings.append(
-                Finding(rule.id, hit.rule.pack, rule.category, rule.severity, span, decoded_from=origin)
-            )
+            findings.append(Finding(rule.id, hit.rule.pack, rule.category, rule.severity, span, decoded_from=origin))
         for fault in faults:
             span = outer or Span(0, len(text))
             kind = "timeout" if fault.reason == "timeout" else "error"
@@ -173,9 +171,7 @@ class Guard:
             text, limit_chars=self.decode_budget.max_chars, limit_count=self.decode_budget.max_payloads
         )
         if "tag_characters" in canonical.applied:
-            payloads += [
-                Payload(ascii_text, s, e, "tag_characters") for s, e, ascii_text in tag_payloads(text)
-            ]
+            payloads += [Payload(ascii_text, s, e, "tag_characters") for s, e, ascii_text in tag_payloads(text)]
         for payload in payloads:
             via = payload.encoding if origin is None else f"{origin}>{payload.encoding}"
             span = outer or Span(payload.start, payload.end)
@@ -196,9 +192,7 @@ def _engine_finding(rule_id: str, span: Span, detail: str | None = None) -> Find
 def _unique_sorted(findings: list[Finding]) -> list[Finding]:
     seen: dict[tuple[str, int, int, str | None], Finding] = {}
     for finding in findings:
-        seen.setdefault(
-            (finding.rule_id, finding.span.start, finding.span.end, finding.decoded_from), finding
-        )
+        seen.setdefault((finding.rule_id, finding.span.start, finding.span.end, finding.decoded_from), finding)
     return sorted(seen.values(), key=lambda f: (f.span.start, f.span.end, f.rule_id))
 
 

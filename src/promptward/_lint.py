@@ -42,7 +42,7 @@ ORDINARY_PROSE: tuple[str, ...] = (
 BROAD_THRESHOLD = 0.3
 ID_CONVENTION = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9][a-z0-9_-]*){2,}$")
 _WIDE_REPEAT = re.compile(r"(?:\.|\\[SWDswd]|\[\^[^\]]*\])\{(\d+)(?:,(\d*))?\}")
-WIDE_REPEAT_LIMIT = 100
+WIDE_REPEAT_LIMIT = 250
 # RE2 instructions of one compiled rule. Wide bounded repeats and Unicode classes (\p{L} costs about
 # 1,200 on its own) grow programs that slow every Set they join.
 PROGRAM_LIMIT = 3000
@@ -118,9 +118,7 @@ def lint_paths(paths: Iterable[str | Path]) -> list[LintFinding]:
         try:
             loaded.append((path, load_pack(path)))
         except RulePackError as exc:
-            findings.append(
-                LintFinding("PW001", "error", str(path), exc.line, exc.rule_id, exc.reason, exc.fix or "")
-            )
+            findings.append(LintFinding("PW001", "error", str(path), exc.line, exc.rule_id, exc.reason, exc.fix or ""))
     for path, pack in loaded:
         findings.extend(lint_pack(pack, path, rule_lines(path)))
     findings.extend(_duplicates(loaded))
@@ -272,6 +270,12 @@ def _has_optional_branch(items: Sequence[Any]) -> bool:
     return False
 
 
+def _searcher(pack: RulePack, rule: AnyRule, pattern: str) -> Any:
+    if isinstance(rule, (RegexRule, KeywordsRule)):
+        return _compile(pack, rule).compiled
+    return re2.compile(pattern, _options())
+
+
 def _duplicates(loaded: Sequence[tuple[Path, RulePack]]) -> list[LintFinding]:
     out: list[LintFinding] = []
     seen: dict[str, tuple[str, Path]] = {}
@@ -290,13 +294,14 @@ def _duplicates(loaded: Sequence[tuple[Path, RulePack]]) -> list[LintFinding]:
                 )  # fmt: skip
             else:
                 seen[pattern] = (rule.id, path)
-            entries.append((path, pack, rule, re2.compile(pattern, _options())))
+            entries.append((path, pack, rule, _searcher(pack, rule, pattern)))
     for path, _pack, rule, _compiled in entries:
-        if not rule.examples.match:
+        # Data rules are judged with validators and context scores, which a bare pattern does not show.
+        if not rule.examples.match or rule.kind in ("pii", "secret"):
             continue
         examples = [canonicalize(example).text for example in rule.examples.match]
         for _other_path, _other_pack, other, other_compiled in entries:
-            if other.id == rule.id or other.category != rule.category:
+            if other.id == rule.id or other.category != rule.category or other.kind in ("pii", "secret"):
                 continue
             if all(other_compiled.search(example) is not None for example in examples):
                 out.append(

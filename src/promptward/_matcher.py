@@ -141,9 +141,7 @@ def effective_rules(packs: Sequence[RulePack]) -> list[tuple[RulePack, AnyRule]]
 class Matcher:
     """Every enabled rule of a pack list, compiled once; safe to share between threads."""
 
-    def __init__(
-        self, packs: Sequence[RulePack], *, allow: Iterable[str] = (), regex_timeout: float = 0.05
-    ) -> None:
+    def __init__(self, packs: Sequence[RulePack], *, allow: Iterable[str] = (), regex_timeout: float = 0.05) -> None:
         self.regex_timeout = regex_timeout
         self.rules: list[CompiledRule] = []
         self._fallback_rules: list[CompiledRule] = []

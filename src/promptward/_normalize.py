@@ -197,10 +197,7 @@ def _leet(text: str) -> tuple[str, list[Edit]]:
 # RE2's \b knows only ASCII words, so the run takes the neighbouring non-letter (or an end) with it.
 _EDGE = r"[^\pL\pN\pM@$]"
 _SPACED = _re2(
-    "|".join(
-        rf"(?:^|{_EDGE})\pL(?:{sep}\pL){{2,}}(?:{_EDGE}|$)"
-        for sep in (" ", r"\.", "-", "_", r"\*", r"\|", r"\+")
-    )
+    "|".join(rf"(?:^|{_EDGE})\pL(?:{sep}\pL){{2,}}(?:{_EDGE}|$)" for sep in (" ", r"\.", "-", "_", r"\*", r"\|", r"\+"))
 )
 
 

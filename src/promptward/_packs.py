@@ -89,6 +89,15 @@ Validator = Literal[
     "au_tfn",
     "sg_nric",
     "date",
+    "calendar_date",
+    "phone_digits",
+    "ipv6_address",
+    "uk_nino",
+    "pl_pesel",
+    "tr_tckn",
+    "fi_hetu",
+    "dea",
+    "ca_sin",
 ]
 
 
@@ -173,9 +182,7 @@ def load_pack(path: str | Path) -> RulePack:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise RulePackError(
-            f"cannot read the file ({exc.strerror})", path=path, fix="check the path"
-        ) from exc
+        raise RulePackError(f"cannot read the file ({exc.strerror})", path=path, fix="check the path") from exc
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -190,9 +197,7 @@ def parse_pack(text: str, *, source: str = "<string>") -> RulePack:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise RulePackError(
-            f"invalid YAML: {exc}", path=source, line=line, fix="correct the YAML syntax"
-        ) from exc
+        raise RulePackError(f"invalid YAML: {exc}", path=source, line=line, fix="correct the YAML syntax") from exc
     if not isinstance(data, dict):
         raise RulePackError(
             f"a rule pack must be a YAML mapping, got {type(data).__name__}",
@@ -228,9 +233,7 @@ def _located(exc: ValidationError, data: dict[str, Any], node: Any, source: str)
         fix = f"add the required key {loc[-1]!r}"
     else:
         fix = f"correct {field or 'the value'}"
-    return RulePackError(
-        f"{field}: {message}", path=source, rule_id=rule_id, line=_line_of(node, loc), fix=fix
-    )
+    return RulePackError(f"{field}: {message}", path=source, rule_id=rule_id, line=_line_of(node, loc), fix=fix)
 
 
 def _line_of(node: Any, loc: Sequence[Any]) -> int | None:

@@ -64,9 +64,7 @@ class DataScanner:
             pattern = _flagged(rule.pattern, rule.case_sensitive)
             self._set.Add(pattern)
             compiled = re2.compile(pattern, _options())
-            self.rules.append(
-                _Compiled(rule, pack.pack, compiled, _words(rule.context), _words(rule.negative_context))
-            )
+            self.rules.append(_Compiled(rule, pack.pack, compiled, _words(rule.context), _words(rule.negative_context)))
         if self.rules:
             self._set.Compile()
 

@@ -222,10 +222,7 @@ class PresidioScanner:
                 for recognizer in recognizers:
                     produced.update(str(e) for e in recognizer.supported_entities)
                 unavailable = built.ner_entities - produced
-                if self._requested is None:
-                    wanted = produced - fast_path_entities()
-                else:
-                    wanted = produced & set(self._requested)
+                wanted = produced - fast_path_entities() if self._requested is None else produced & set(self._requested)
                 self._state = _State(analyzer, built.model, tuple(sorted(wanted)), tuple(sorted(unavailable)))
             return self._state
 

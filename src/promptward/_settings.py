@@ -50,10 +50,7 @@ class GuardConfig(BaseModel):
         config = cls.model_validate(data)
         if config.packs is not None:
             # Relative pack paths are read from the configuration file's folder.
-            resolved = [
-                p if p == "builtin" or p.startswith("builtin:") else str(path.parent / p)
-                for p in config.packs
-            ]
+            resolved = [p if p == "builtin" or p.startswith("builtin:") else str(path.parent / p) for p in config.packs]
             config = config.model_copy(update={"packs": resolved})
         return config
 

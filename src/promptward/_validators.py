@@ -151,9 +151,7 @@ def _bech32_ok(value: str) -> bool:
         return False
     generator = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
     checksum = 1
-    for value_ in (
-        [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + [_BECH32.find(c) for c in data]
-    ):
+    for value_ in [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + [_BECH32.find(c) for c in data]:
         top = checksum >> 25
         checksum = (checksum & 0x1FFFFFF) << 5 ^ value_
         for i in range(5):
@@ -273,3 +271,108 @@ VALIDATORS: dict[str, Callable[[str], bool]] = {
     "sg_nric": sg_nric,
     "date": date,
 }
+
+
+# --- PII pack (rules/pii.yaml) -------------------------------------------------------------------
+
+_DATE_PARTS = re.compile(r"\d+")
+
+
+def calendar_date(value: str) -> bool:
+    """A day-precise date: year 1900-2099 (or two digits), a real month and a day that fits it."""
+    parts = [int(n) for n in _DATE_PARTS.findall(value)[:3]]
+    if len(parts) < 3:
+        return False
+    first, second, third = parts
+    # Year first (y-m-d), or m/d/y and d/m/y, either of which may be the real reading.
+    orders = [(first, second, third)] if first >= 1000 else [(third, first, second), (third, second, first)]
+    for year, month, day in orders:
+        if year < 100 or 1900 <= year <= 2099:
+            full = year + 2000 if year < 100 else year
+            limit = (31, 29 if full % 4 == 0 else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+            if 1 <= month <= 12 and 1 <= day <= limit[month - 1]:
+                return True
+    return False
+
+
+def phone_digits(value: str) -> bool:
+    """A phone-shaped digit run where context says it is a phone: 7-15 digits, not one repeated digit."""
+    number = digits(value.split("x")[0].split("X")[0])
+    return 7 <= len(number) <= 15 and len(set(number)) > 2
+
+
+def ipv6_address(value: str) -> bool:
+    """A full IPv6 address with at least three groups written out (not `std::` or `a::b`)."""
+    body = value.split("%")[0]
+    groups = [g for g in body.split(":") if g]
+    return ipv6(body) and len(groups) >= 3 and any(g.strip("0") for g in groups)
+
+
+def uk_nino(value: str) -> bool:
+    code = re.sub(r"\s", "", value).upper()
+    return len(code) == 9 and code[:2] not in ("BG", "GB", "KN", "NK", "NT", "TN", "ZZ")
+
+
+def pl_pesel(value: str) -> bool:
+    number = digits(value)
+    if len(number) != 11 or len(set(number)) == 1:
+        return False
+    weights = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
+    total = sum(int(d) * w for d, w in zip(number[:10], weights, strict=True))
+    month = int(number[2:4]) % 20
+    return (10 - total % 10) % 10 == int(number[10]) and 1 <= month <= 12 and 1 <= int(number[4:6]) <= 31
+
+
+def tr_tckn(value: str) -> bool:
+    number = [int(d) for d in digits(value)]
+    if len(number) != 11 or number[0] == 0:
+        return False
+    tenth = (sum(number[0:9:2]) * 7 - sum(number[1:8:2])) % 10
+    return tenth == number[9] and sum(number[:10]) % 10 == number[10]
+
+
+def fi_hetu(value: str) -> bool:
+    code = value.upper()
+    if len(code) != 11 or not (code[:6] + code[7:10]).isdigit():
+        return False
+    day, month = int(code[:2]), int(code[2:4])
+    checks = "0123456789ABCDEFHJKLMNPRSTUVWXY"
+    return 1 <= day <= 31 and 1 <= month <= 12 and checks[int(code[:6] + code[7:10]) % 31] == code[10]
+
+
+def dea(value: str) -> bool:
+    """A DEA registration number: two letters and seven digits whose last digit is a checksum."""
+    number = digits(value)
+    if len(number) != 7:
+        return False
+    d = [int(c) for c in number]
+    return (d[0] + d[2] + d[4] + 2 * (d[1] + d[3] + d[5])) % 10 == d[6]
+
+
+def ca_sin(value: str) -> bool:
+    """A Canadian social insurance number: nine digits passing Luhn, not starting with 0 or 8."""
+    number = digits(value)
+    if len(number) != 9 or number[0] in "08" or len(set(number)) == 1:
+        return False
+    total = 0
+    for index, char in enumerate(reversed(number)):
+        digit = int(char)
+        if index % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+VALIDATORS.update(
+    {
+        "calendar_date": calendar_date,
+        "phone_digits": phone_digits,
+        "ipv6_address": ipv6_address,
+        "uk_nino": uk_nino,
+        "pl_pesel": pl_pesel,
+        "tr_tckn": tr_tckn,
+        "fi_hetu": fi_hetu,
+        "dea": dea,
+        "ca_sin": ca_sin,
+    }
+)

@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
+from ._cli_common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from ._cli_rules import rules
 from ._exceptions import ConfigError
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 class _Group(click.Group):
@@ -83,9 +83,7 @@ def _texts(text: tuple[str, ...], file: str | None, jsonl: bool) -> list[tuple[s
     "--file", "-f", type=click.Path(dir_okay=False, allow_dash=True), help="Read text from FILE ('-': stdin)."
 )
 @click.option("--jsonl", is_flag=True, help="Input holds one JSON object per line with a 'text' field.")
-@click.option(
-    "--pack", "packs", multiple=True, help="Pack file, folder, 'builtin' or 'builtin:NAME' (repeatable)."
-)
+@click.option("--pack", "packs", multiple=True, help="Pack file, folder, 'builtin' or 'builtin:NAME' (repeatable).")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False), help="Guard configuration YAML.")
 @click.option("--mode", type=click.Choice(["enforce", "monitor"]), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print decision records as JSON lines.")
@@ -123,6 +121,9 @@ def check(
                 f"[{finding.span.start}:{finding.span.end}] {finding.span.of(body)[:60]!r}{via}"
             )
     return EXIT_FINDINGS if blocked else EXIT_OK
+
+
+cli.add_command(rules)
 
 
 def main(argv: list[str] | None = None) -> int:

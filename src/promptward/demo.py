@@ -32,9 +32,7 @@ SAMPLES: list[tuple[str, str]] = [
 def main() -> None:
     console = Console()
     guard = Guard()
-    console.print(
-        f"[bold]promptward demo[/]: Guard() with {len(guard.matcher.rules)} built-in rules in packs"
-    )
+    console.print(f"[bold]promptward demo[/]: Guard() with {len(guard.matcher.rules)} built-in rules in packs")
     for pack in guard.packs:
         console.print(f"  {pack.id} {pack.version}  sha256 {pack.sha256[:16]}…")
     table = Table(show_lines=False)
@@ -42,17 +40,12 @@ def main() -> None:
         table.add_column(column)
     for label, text in SAMPLES:
         decision = guard.check(text, prompt=("demo", 1))
-        style = {"block": "bold red", "flag": "yellow", "redact": "yellow"}.get(
-            decision.action.value, "green"
-        )
+        style = {"block": "bold red", "flag": "yellow", "redact": "yellow"}.get(decision.action.value, "green")
         rules = "\n".join(
-            f"{f.rule_id} [{f.span.start}:{f.span.end}]"
-            + (f" via {f.decoded_from}" if f.decoded_from else "")
+            f"{f.rule_id} [{f.span.start}:{f.span.end}]" + (f" via {f.decoded_from}" if f.decoded_from else "")
             for f in decision.findings
         )
-        table.add_row(
-            label, f"[{style}]{decision.action.value}[/]", rules or "-", f"{decision.latency_ms * 1000:.0f}"
-        )
+        table.add_row(label, f"[{style}]{decision.action.value}[/]", rules or "-", f"{decision.latency_ms * 1000:.0f}")
     console.print(table)
     blocked = guard.check(SAMPLES[3][1], prompt=("demo", 1))
     console.print("\nThe decision record of the override (no raw text in it):")
