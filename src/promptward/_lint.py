@@ -45,7 +45,7 @@ _WIDE_REPEAT = re.compile(r"(?:\.|\\[SWDswd]|\[\^[^\]]*\])\{(\d+)(?:,(\d*))?\}")
 WIDE_REPEAT_LIMIT = 250
 # RE2 instructions of one compiled rule. Wide bounded repeats and Unicode classes (\p{L} costs about
 # 1,200 on its own) grow programs that slow every Set they join.
-PROGRAM_LIMIT = 3000
+PROGRAM_LIMIT = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +171,15 @@ def lint_pack(pack: RulePack, path: Path, lines: dict[str, int]) -> list[LintFin
                     rule,
                     wide,
                     f"keep bounded repeats of broad classes under {WIDE_REPEAT_LIMIT}",
+                )
+            size = re2.compile(_flagged(pattern, rule.case_sensitive), _options()).programsize
+            if size > PROGRAM_LIMIT:
+                add(
+                    "PW011",
+                    "warning",
+                    rule,
+                    f"compiles to {size} RE2 instructions (limit {PROGRAM_LIMIT})",
+                    "use \\S or [^\\s...] instead of \\p{L} classes, and shorter bounded repeats",
                 )
         compiled = _compile(pack, rule) if not hasattr(rule, "entity_type") else None
         matcher: Any = (

@@ -177,18 +177,26 @@ def _re2(pattern: str) -> Any:
 
 # Leetspeak: only tokens that mix letters with digits or @/$ are folded, so numbers stay numbers.
 # RE2's leftmost match starts at the token's first character and the greedy tail runs to its end.
-_LEET_TOKEN = _re2(r"[\w@$]*(?:[A-Za-z][\w@$]*[013457@$]|[013457@$][\w@$]*[A-Za-z])[\w@$]*")
+# A trailing ".domain" joins the token so that e-mail addresses can be recognized and left alone.
+_LEET_TOKEN = _re2(
+    r"[\w@$]*(?:[A-Za-z][\w@$]*[013457@$]|[013457@$][\w@$]*[A-Za-z])[\w@$]*(?:\.[A-Za-z][\w-]*)*"
+)
+# E-mail addresses and shell or template variables ($HOME, $SECRET_KEY) are not leetspeak.
+_NOT_LEET = re.compile(r"^[\w.+-]*@[\w-]+\.|^\$[A-Z_][A-Z0-9_]*(?:\.|$)")
 _DIGIT_RUN = re.compile(r"\d{3}")
 _LEET = str.maketrans("013457@$", "oieastas")
 
 
 def _leet(text: str) -> tuple[str, list[Edit]]:
     def fold(token: str) -> str:
-        # Leet words are mostly letters; ids, amounts and account numbers are mostly digits.
-        letters = sum(c.isalpha() for c in token)
-        if not 3 <= len(token) <= 24 or letters * 2 < len(token) or _DIGIT_RUN.search(token):
+        if _NOT_LEET.match(token):
             return token
-        return token.translate(_LEET)
+        head, dot, tail = token.partition(".")
+        # Leet words are mostly letters; ids, amounts and account numbers are mostly digits.
+        letters = sum(c.isalpha() for c in head)
+        if not 3 <= len(head) <= 24 or letters * 2 < len(head) or _DIGIT_RUN.search(head):
+            return token
+        return head.translate(_LEET) + dot + tail
 
     return _rewrite(_LEET_TOKEN, text, fold)
 
