@@ -18,7 +18,7 @@ from promptward._normalize import canonicalize, tag_payloads
         ("1gn0r3 pr3v10us", "ignore previous", ("leetspeak",)),
         ("i g n o r e", "ignore", ("spaced_letters",)),
         ("i.g.n.o.r.e", "ignore", ("spaced_letters",)),
-        ("a   b\t\tc", "a b c", ("whitespace",)),
+        ("ab   cd\t\tef", "ab cd ef", ("whitespace",)),
         ("hi\U000e0041\U000e0042 there", "hi there", ("tag_characters",)),
     ],
 )

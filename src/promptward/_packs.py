@@ -91,6 +91,7 @@ Validator = Literal[
     "date",
     "calendar_date",
     "phone_digits",
+    "phone_strict",
     "ipv6_address",
     "uk_nino",
     "pl_pesel",

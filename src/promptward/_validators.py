@@ -295,10 +295,41 @@ def calendar_date(value: str) -> bool:
     return False
 
 
+_EXTENSION = re.compile(r"(?i)\s*(?:x|ext).*$")
+
+
 def phone_digits(value: str) -> bool:
     """A phone-shaped digit run where context says it is a phone: 7-15 digits, not one repeated digit."""
-    number = digits(value.split("x")[0].split("X")[0])
+    number = digits(_EXTENSION.sub("", value))
     return 7 <= len(number) <= 15 and len(set(number)) > 2
+
+
+_NATIONAL_REGIONS = ("US", "GB", "DE", "FR", "IN", "AU", "CA", "IL")
+
+
+def phone_strict(value: str) -> bool:
+    """A valid phone number that needs no context: international (+...) or ten digits and more.
+
+    phonenumbers accepts many 6-9 digit runs for some region (house numbers, postcodes), so shorter
+    national numbers are left to rules that see a phone label next to them.
+    """
+    count = len(digits(_EXTENSION.sub("", value)))
+    if count > 15:  # longer than any E.164 number
+        return False
+    if value.lstrip().startswith("+"):
+        return phone(value)
+    if count < 10:
+        return False
+    library = _phonenumbers()
+    for region in _NATIONAL_REGIONS:
+        try:
+            parsed = library.parse(value, region)
+        except library.NumberParseException:
+            continue
+        # Valid for the region it was read in: cheaper than is_valid_number(), which looks the region up.
+        if library.is_valid_number_for_region(parsed, region):
+            return True
+    return False
 
 
 def ipv6_address(value: str) -> bool:
@@ -367,6 +398,7 @@ VALIDATORS.update(
     {
         "calendar_date": calendar_date,
         "phone_digits": phone_digits,
+        "phone_strict": phone_strict,
         "ipv6_address": ipv6_address,
         "uk_nino": uk_nino,
         "pl_pesel": pl_pesel,
