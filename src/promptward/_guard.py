@@ -157,7 +157,7 @@ class Guard:
                 normalizations.append(name)
         hits, faults = self.matcher.scan(canonical.text)
         for hit in hits:
-            span = outer or Span(*canonical.to_original(hit.start, hit.end))
+            span = outer or _trimmed(text, *canonical.to_original(hit.start, hit.end))
             rule = hit.rule.rule
             findings.append(Finding(rule.id, hit.rule.pack, rule.category, rule.severity, span, decoded_from=origin))
         for fault in faults:
@@ -176,6 +176,15 @@ class Guard:
             via = payload.encoding if origin is None else f"{origin}>{payload.encoding}"
             span = outer or Span(payload.start, payload.end)
             self._screen(payload.text, findings, normalizations, depth=depth + 1, origin=via, outer=span)
+
+
+def _trimmed(text: str, start: int, end: int) -> Span:
+    """A span without the whitespace a rule consumed as its boundary."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return Span(start, end)
 
 
 def _policy(value: Mapping[str, Any] | None) -> Policy:

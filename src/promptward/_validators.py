@@ -304,7 +304,8 @@ def phone_digits(value: str) -> bool:
     return 7 <= len(number) <= 15 and len(set(number)) > 2
 
 
-_NATIONAL_REGIONS = ("US", "GB", "DE", "FR", "IN", "AU", "CA", "IL")
+_TRUNK_ZERO_REGIONS = ("GB", "DE", "FR", "IN", "AU", "IL")
+_NO_TRUNK_REGIONS = ("US", "CA", "IN")
 
 
 def phone_strict(value: str) -> bool:
@@ -316,12 +317,17 @@ def phone_strict(value: str) -> bool:
     count = len(digits(_EXTENSION.sub("", value)))
     if count > 15:  # longer than any E.164 number
         return False
-    if value.lstrip().startswith("+"):
+    value = value.strip()
+    if value.startswith("+"):
         return phone(value)
+    if value.startswith("00"):  # the international call prefix of most countries
+        return phone("+" + value[2:])
     if count < 10:
         return False
     library = _phonenumbers()
-    for region in _NATIONAL_REGIONS:
+    # A leading 0 is a trunk prefix (GB, DE, FR, IN, AU, IL); North American numbers have none.
+    regions = _TRUNK_ZERO_REGIONS if value.lstrip("(").startswith("0") else _NO_TRUNK_REGIONS
+    for region in regions:
         try:
             parsed = library.parse(value, region)
         except library.NumberParseException:
