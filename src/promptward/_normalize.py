@@ -181,8 +181,9 @@ def _re2(pattern: str) -> Any:
 _LEET_TOKEN = _re2(
     r"[\w@$]*(?:[A-Za-z][\w@$]*[013457@$]|[013457@$][\w@$]*[A-Za-z])[\w@$]*(?:\.[A-Za-z][\w-]*)*"
 )
-# E-mail addresses and shell or template variables ($HOME, $SECRET_KEY) are not leetspeak.
-_NOT_LEET = re.compile(r"^[\w.+-]*@[\w-]+\.|^\$[A-Z_][A-Z0-9_]*(?:\.|$)")
+# E-mail addresses, shell or template variables ($HOME, $SECRET_KEY) and names with a version or size
+# suffix (base64, utf8, gpt4) are not leetspeak.
+_NOT_LEET = re.compile(r"^[\w.+-]*@[\w-]+\.|^\$[A-Z_][A-Z0-9_]*(?:\.|$)|^[A-Za-z]+\d+(?:\.|$)")
 _DIGIT_RUN = re.compile(r"\d{3}")
 _LEET = str.maketrans("013457@$", "oieastas")
 
