@@ -65,8 +65,8 @@ BLOCKING_EXAMPLES = [
     example
     for pack in builtin_packs()
     for rule in pack.rules
-    if rule.severity in ("high", "critical")
     for example in rule.examples.match
+    if guard().check(example).action is Action.BLOCK
 ]
 
 

@@ -1,4 +1,9 @@
-"""Find encoded payloads inside a text and decode them, within a budget, so they are screened too."""
+"""Find encoded payloads inside a text and decode them, within a budget, so they are screened too.
+
+Blob scanners (base64, hex, URL encoding, Morse code, binary octets, decimal character codes, Braille)
+decode each candidate span on its own; ROT13 and reversed text are recognized by common words in that
+form and decode the whole text. One RE2 gate search decides whether a text has any candidate at all.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +49,11 @@ def _printable(data: bytes) -> str | None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
+    return _texty(text)
+
+
+def _texty(text: str) -> str | None:
+    """Text that is mostly printable and mostly letters, else None."""
     if not text:
         return None
     good = sum(ch.isprintable() or ch in "\n\r\t" for ch in text)
@@ -67,7 +77,7 @@ def _from_base64(blob: str) -> str | None:
 
 
 def _from_hex(blob: str) -> str | None:
-    digits = blob.replace("\\x", "").replace(" ", "")
+    digits = blob.replace("\\x", "").replace("0x", "").replace("0X", "").replace(",", "").replace(" ", "")
     if len(digits) % 2:
         digits = digits[:-1]
     try:
@@ -91,10 +101,84 @@ def _from_reversed(text: str) -> str | None:
     return text[::-1]
 
 
+_MORSE = {
+    ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g", "....": "h",
+    "..": "i", ".---": "j", "-.-": "k", ".-..": "l", "--": "m", "-.": "n", "---": "o", ".--.": "p",
+    "--.-": "q", ".-.": "r", "...": "s", "-": "t", "..-": "u", "...-": "v", ".--": "w", "-..-": "x",
+    "-.--": "y", "--..": "z", "-----": "0", ".----": "1", "..---": "2", "...--": "3", "....-": "4",
+    ".....": "5", "-....": "6", "--...": "7", "---..": "8", "----.": "9", ".-.-.-": ".", "--..--": ",",
+    "..--..": "?", "-.-.--": "!", ".----.": "'", "-..-.": "/", "---...": ":", "-...-": "=",
+}  # fmt: skip
+# Dot and dash look-alikes: middle dot, bullet, Devanagari danda; minus sign, en and em dash, low line.
+_MORSE_SYMBOLS = str.maketrans("·•।−–—_", "...----")
+_MORSE_WORDS = _re2(r"\s*[/|]\s*|\s{3,}")
+_OCTET = _re2(r"[01]{8}")
+_NUMBER = _re2(r"\d+")
+
+
+def _from_morse(blob: str) -> str | None:
+    words = []
+    for word in _MORSE_WORDS.split(blob.translate(_MORSE_SYMBOLS).strip()):
+        codes = word.split()
+        if not all(code in _MORSE for code in codes):
+            return None
+        words.append("".join(_MORSE[code] for code in codes))
+    text = " ".join(w for w in words if w)
+    # Real words: at least four letters and more than one letter of the alphabet ("- - - -" is a ruler).
+    if sum(ch.isalpha() for ch in text) < 4 or len(set(text) - {" "}) < 3:
+        return None
+    return _texty(text)
+
+
+def _from_binary(blob: str) -> str | None:
+    octets = _OCTET.findall(blob)
+    return _printable(bytes(int(octet, 2) for octet in octets))
+
+
+def _from_char_codes(blob: str) -> str | None:
+    codes = [int(number) for number in _NUMBER.findall(blob)]
+    if not all(32 <= code <= 126 or code in (9, 10, 13) for code in codes):
+        return None
+    return _texty("".join(map(chr, codes)))
+
+
+# Six-dot Braille cells of the Latin letters, as bit masks of dots 1-6 (U+2800 + mask).
+_BRAILLE = dict(
+    zip(
+        (0x01, 0x03, 0x09, 0x19, 0x11, 0x0B, 0x1B, 0x13, 0x0A, 0x1A, 0x05, 0x07, 0x0D,
+         0x1D, 0x15, 0x0F, 0x1F, 0x17, 0x0E, 0x1E, 0x25, 0x27, 0x3A, 0x2D, 0x3D, 0x35),
+        "abcdefghijklmnopqrstuvwxyz",
+        strict=True,
+    )
+)  # fmt: skip
+
+
+def _from_braille(blob: str) -> str | None:
+    out = []
+    for ch in blob:
+        if ch == "\u2800" or ch.isspace():
+            out.append(" ")
+        elif (letter := _BRAILLE.get(ord(ch) - 0x2800)) is not None:
+            out.append(letter)
+        elif ord(ch) - 0x2800 not in (0x20, 0x3C):  # capital and number signs carry no letter
+            return None
+    return _texty(" ".join("".join(out).split()))
+
+
 # Encoded blobs long enough to carry an instruction.
 _BASE64 = r"[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_-]{24,}={0,2}"
-_HEX = r"(?:[0-9a-fA-F]{2}){10,}|(?:\\x[0-9a-fA-F]{2}){6,}|(?:[0-9a-fA-F]{2} ){6,}[0-9a-fA-F]{2}"
+_HEX = (
+    r"(?:[0-9a-fA-F]{2}){10,}|(?:\\x[0-9a-fA-F]{2}){6,}|(?:[0-9a-fA-F]{2} ){6,}[0-9a-fA-F]{2}"
+    r"|(?:0[xX][0-9a-fA-F]{2}[, ]{0,2}){6,}"
+)
 _URL = r"(?:[^\s%]{0,8}%[0-9a-fA-F]{2}){3,}[^\s%]*"
+# Morse: six or more dot-dash groups split by spaces, slashes or bars.
+_MORSE_CHAR = r"[.·•।\-−–—_]"
+_MORSE_SEP = r"(?: {1,3}| ?[/|] ?)"
+_MORSE_RUN = rf"{_MORSE_CHAR}{{1,6}}(?:{_MORSE_SEP}{_MORSE_CHAR}{{1,6}}){{5,}}"
+_BINARY = r"\b[01]{8}(?:[ ,]{0,2}[01]{8}){3,}\b"
+_CHAR_CODES = r"\b(?:\d{2,3}(?:, ?| )){5,}\d{2,3}\b"
+_BRAILLE_RUN = r"[\x{2801}-\x{283f}][\x{2800}-\x{283f} ]{3,}"
 # ROT13 and reversed text are recognized by common English words in that form: "the", "and", "you",
 # "ignore", "instructions", "previous", "system", "prompt", "password".
 _ROT13_WORDS = r"\b(?:gur|naq|lbh|vtaber|vafgehpgvbaf|cerivbhf|flfgrz|cebzcg|cnffjbeq)\b"
@@ -104,12 +188,32 @@ _SCANNERS: tuple[tuple[str, Any, Callable[[str], str | None]], ...] = (
     ("base64", _re2(_BASE64), _from_base64),
     ("hex", _re2(_HEX), _from_hex),
     ("url", _re2(_URL), _from_url),
+    ("morse", _re2(_MORSE_RUN), _from_morse),
+    ("binary", _re2(_BINARY), _from_binary),
+    ("char_codes", _re2(_CHAR_CODES), _from_char_codes),
+    ("braille", _re2(_BRAILLE_RUN), _from_braille),
 )
 _WHOLE_TEXT: tuple[tuple[str, Any, Callable[[str], str | None]], ...] = (
     ("rot13", _re2(r"(?i)" + _ROT13_WORDS + r".*" + _ROT13_WORDS), _from_rot13),
     ("reversed", _re2(r"(?i)" + _REVERSED_WORDS + r".*" + _REVERSED_WORDS), _from_reversed),
 )
-_GATE = _re2("|".join(f"(?:{p})" for p in (_BASE64, _HEX, r"%[0-9a-fA-F]{2}", "(?i)" + _ROT13_WORDS, _REVERSED_WORDS)))
+# The gate is every scanner's pattern in one RE2 search: a text without a candidate costs nothing more.
+_GATE = _re2(
+    "|".join(
+        f"(?:{p})"
+        for p in (
+            _BASE64,
+            _HEX,
+            r"%[0-9a-fA-F]{2}",
+            _MORSE_RUN,
+            _BINARY,
+            _CHAR_CODES,
+            _BRAILLE_RUN,
+            "(?i)" + _ROT13_WORDS,
+            _REVERSED_WORDS,
+        )
+    )
+)
 
 
 def find_payloads(text: str, *, limit_chars: int, limit_count: int) -> list[Payload]:
@@ -129,7 +233,7 @@ def find_payloads(text: str, *, limit_chars: int, limit_count: int) -> list[Payl
             start, end = match.span()
             payloads.append(Payload(decoded, start, end, encoding))
     for encoding, pattern, decode in _WHOLE_TEXT:
-        if len(text) <= limit_chars - used and pattern.search(text):
+        if len(text) <= limit_chars - used and len(payloads) < limit_count and pattern.search(text):
             decoded = decode(text)
             if decoded is not None:
                 used += len(decoded)

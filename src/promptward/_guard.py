@@ -12,7 +12,7 @@ from ._decision import Action, Decision, Finding, PackIdentity, PromptRef, Span
 from ._decode import DecodeBudget, Payload, find_payloads
 from ._exceptions import ConfigError
 from ._matcher import Matcher
-from ._normalize import canonicalize, scrub_surrogates, tag_payloads
+from ._normalize import canonicalize, scrub_surrogates, tag_payloads, unmask
 from ._packs import PackSource, resolve_packs
 from ._pii import DataScanner
 from ._policy import ENGINE_CATEGORY, FailMode, Mode, Policy
@@ -44,6 +44,7 @@ class Guard:
         max_text_chars: int = 1_000_000,
         regex_timeout: float = 0.05,
         decode: DecodeBudget | Mapping[str, int] | None = None,
+        presidio: bool | Iterable[str] = False,
     ) -> None:
         config = GuardConfig.model_validate(
             {
@@ -63,8 +64,16 @@ class Guard:
         self.packs: tuple[PackIdentity, ...] = tuple(p.identity for p in self._packs)
         self.matcher = Matcher(self._packs, allow=config.allow, regex_timeout=config.regex_timeout)
         self.data = DataScanner(self.matcher.data_rules)
+        self.presidio = _presidio_scanner(presidio)
         # RE2 builds its DFA lazily; one check here keeps that cost off the first caller.
         self.check(_WARM_UP)
+
+    @property
+    def unavailable_entities(self) -> tuple[str, ...]:
+        """Entity types that would need NER (a spaCy model) and are therefore not detected."""
+        if self.presidio is None:
+            return ("LOCATION", "NRP", "ORGANIZATION", "PERSON")
+        return tuple(self.presidio.unavailable_entities)
 
     @classmethod
     def from_config(cls, path: str | Path) -> Guard:
@@ -92,9 +101,10 @@ class Guard:
             text = text[: self.max_text_chars]
         text = scrub_surrogates(text)
         self._screen(text, findings, normalizations, depth=0, origin=None, outer=None)
-        for hit in self.data.scan(text):
+        unmasked = unmask(text)
+        for hit in self.data.scan(unmasked.text):
             rule = hit.rule
-            span = Span(hit.start, hit.end)
+            span = Span(*unmasked.to_original(hit.start, hit.end))
             findings.append(
                 Finding(
                     rule.id,
@@ -106,6 +116,8 @@ class Guard:
                     entity_type=rule.entity_type,
                 )
             )
+        if self.presidio is not None:
+            findings.extend(self._presidio_findings(text))
         findings = _unique_sorted(findings)
         would = self.policy.decide(findings, self.fail_mode)
         action = would if self.mode == "enforce" else Action.ALLOW
@@ -125,6 +137,22 @@ class Guard:
             created_at=time.time(),
         )
 
+    def _presidio_findings(self, text: str) -> list[Finding]:
+        assert self.presidio is not None
+        return [
+            Finding(
+                f"presidio.{hit.entity_type.lower()}",
+                "presidio",
+                "pii",
+                "medium",
+                Span(hit.start, hit.end),
+                round(hit.score, 3),
+                entity_type=hit.entity_type,
+                detail=hit.recognizer,
+            )
+            for hit in self.presidio.scan(text)
+        ]
+
     def _redacted(self, text: str, findings: list[Finding]) -> str | None:
         to_redact = [f for f in findings if self.policy.action_for(f, self.fail_mode) is Action.REDACT]
         if not to_redact:
@@ -135,7 +163,7 @@ class Guard:
 
     async def acheck(self, text: str, *, prompt: PromptArg = None, field: str | None = None) -> Decision:
         """check() without blocking the event loop: long texts are screened in a worker thread."""
-        if isinstance(text, str) and len(text) <= _INLINE_CHARS:
+        if isinstance(text, str) and len(text) <= _INLINE_CHARS and self.presidio is None:
             return self.check(text, prompt=prompt, field=field)
         import asyncio
 
@@ -176,6 +204,18 @@ class Guard:
             via = payload.encoding if origin is None else f"{origin}>{payload.encoding}"
             span = outer or Span(payload.start, payload.end)
             self._screen(payload.text, findings, normalizations, depth=depth + 1, origin=via, outer=span)
+
+
+def _presidio_scanner(option: bool | Iterable[str]) -> Any:
+    """Presidio's recognizers for what the fast path lacks: opt-in, loaded and warmed up here, once."""
+    if option is False:
+        return None
+    from ._presidio import PresidioScanner
+
+    entities = None if option is True else list(option)
+    scanner = PresidioScanner(entities=entities)
+    scanner.scan("warm-up")
+    return scanner
 
 
 def _trimmed(text: str, start: int, end: int) -> Span:

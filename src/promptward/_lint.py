@@ -45,7 +45,7 @@ _WIDE_REPEAT = re.compile(r"(?:\.|\\[SWDswd]|\[\^[^\]]*\])\{(\d+)(?:,(\d*))?\}")
 WIDE_REPEAT_LIMIT = 250
 # RE2 instructions of one compiled rule. Wide bounded repeats and Unicode classes (\p{L} costs about
 # 1,200 on its own) grow programs that slow every Set they join.
-PROGRAM_LIMIT = 5000
+PROGRAM_LIMIT = 6000
 
 
 @dataclass(frozen=True, slots=True)

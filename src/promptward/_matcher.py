@@ -226,4 +226,14 @@ def _drop_allowed(hits: list[Hit], text: str, allow: Any) -> list[Hit]:
     regions = [m.span() for m in allow.finditer(text)]
     if not regions:
         return hits
-    return [h for h in hits if not any(s <= h.start and h.end <= e for s, e in regions)]
+    kept = []
+    for hit in hits:
+        # Rules consume a boundary character before or after the words they match; it does not count.
+        start, end = hit.start, hit.end
+        while start < end and not text[start].isalnum():
+            start += 1
+        while end > start and not text[end - 1].isalnum():
+            end -= 1
+        if not any(s <= start and end <= e for s, e in regions):
+            kept.append(hit)
+    return kept

@@ -133,8 +133,9 @@ _CONFUSABLES = str.maketrans(
 )
 _ALWAYS = str.maketrans({"ı": "i", "ȷ": "j", "ℓ": "l"})
 _MIXED_CANDIDATE = re.compile(r"[\w@$]*[\u0370-\u03ff\u0400-\u04ff\u0500-\u052f][\w@$]*")
-_HAS_LATIN = re.compile(r"[A-Za-z]")
-_LATIN_LIKE = re.compile(r"[A-Za-z0-9@$]")
+_LATIN_LETTERS = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff"
+_HAS_LATIN = re.compile(f"[{_LATIN_LETTERS}]")
+_LATIN_LIKE = re.compile(f"[{_LATIN_LETTERS}0-9@$]")
 _NON_LATIN = re.compile(r"[\u0370-\u03ff\u0400-\u052f]")
 _NON_CONFUSABLE = re.compile("[^" + "".join(sorted({chr(k) for k in _CONFUSABLES})) + r"\W\d_]")
 
@@ -178,9 +179,7 @@ def _re2(pattern: str) -> Any:
 # Leetspeak: only tokens that mix letters with digits or @/$ are folded, so numbers stay numbers.
 # RE2's leftmost match starts at the token's first character and the greedy tail runs to its end.
 # A trailing ".domain" joins the token so that e-mail addresses can be recognized and left alone.
-_LEET_TOKEN = _re2(
-    r"[\w@$]*(?:[A-Za-z][\w@$]*[013457@$]|[013457@$][\w@$]*[A-Za-z])[\w@$]*(?:\.[A-Za-z][\w-]*)*"
-)
+_LEET_TOKEN = _re2(r"[\w@$]*(?:[A-Za-z][\w@$]*[013457@$]|[013457@$][\w@$]*[A-Za-z])[\w@$]*(?:\.[A-Za-z][\w-]*)*")
 # E-mail addresses, shell or template variables ($HOME, $SECRET_KEY) and names with a version or size
 # suffix (base64, utf8, gpt4) are not leetspeak.
 _NOT_LEET = re.compile(r"^[\w.+-]*@[\w-]+\.|^\$[A-Z_][A-Z0-9_]*(?:\.|$)|^[A-Za-z]+\d+(?:\.|$)")
@@ -281,6 +280,22 @@ def canonicalize(text: str) -> Canonical:
         if not changed:
             break
     return Canonical(current, original, tuple(applied), tuple(layers))
+
+
+def unmask(text: str) -> Canonical:
+    """Only the Unicode passes (hidden characters, NFKC, look-alike letters), for data rules: values keep
+    their digits, spacing and symbols, while disguises that do not change what a reader sees are undone."""
+    if text.isascii():
+        return Canonical(text, text)
+    current = scrub_surrogates(text)
+    applied: list[str] = []
+    layers: list[list[Edit]] = []
+    for name, run in _UNICODE_PASSES:
+        current, edits = run(current)
+        if edits:
+            applied.append(name)
+            layers.append(edits)
+    return Canonical(current, text, tuple(applied), tuple(layers))
 
 
 def scrub_surrogates(text: str) -> str:

@@ -260,7 +260,15 @@ def _rules_dir() -> Path:
     return installed if installed.is_dir() else here.parents[1] / "rules"
 
 
-BUILTIN_PACKS: tuple[str, ...] = ("injection", "injection-i18n", "jailbreak", "exfiltration", "obfuscation")
+BUILTIN_PACKS: tuple[str, ...] = (
+    "injection",
+    "injection-i18n",
+    "jailbreak",
+    "exfiltration",
+    "obfuscation",
+    "secrets",
+    "pii",
+)
 
 
 @functools.cache

@@ -22,8 +22,10 @@ CONTEXT_AFTER = 24
 # Documentation examples and template slots, never real credentials.
 _PLACEHOLDER = re.compile(
     r"(?i)x{4,}|\*{4,}|\.{3}|<[^>]*>|\{\{|\$\{|your[_-]?|example|sample|dummy|placeholder|changeme|redacted"
-    r"|(.)\1{5,}|^(?:abc|123|test|fake)"
+    r"|(.)\1{5,}"
 )
+# Long random values (key blocks) contain such letters by chance, so only their start is judged.
+_PLACEHOLDER_WINDOW = 48
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +49,13 @@ class _Compiled:
 def _words(words: Sequence[str]) -> Any:
     if not words:
         return None
-    return re2.compile(r"(?i)\b(?:" + "|".join(re2.escape(w) for w in words) + r")\b", _options())
+    # Identifiers join words with "_" (db_password), so only letters and digits extend a word.
+    alternatives = "|".join(re2.escape(w) for w in words)
+    return re2.compile(rf"(?i)(?:^|[^a-z0-9])(?:{alternatives})(?:[^a-z0-9]|$)", _options())
 
 
 def looks_like_placeholder(value: str) -> bool:
-    return bool(_PLACEHOLDER.search(value))
+    return bool(_PLACEHOLDER.search(value[:_PLACEHOLDER_WINDOW])) or "EXAMPLE" in value
 
 
 class DataScanner:
@@ -82,7 +86,7 @@ class DataScanner:
                 if hit is not None:
                     hits.append(hit)
                     if len(hits) >= MAX_SPANS_PER_RULE * len(self.rules):
-                        return hits
+                        return _drop_overlaps(hits)
         return _drop_overlaps(hits)
 
 
@@ -111,10 +115,11 @@ def _judge(compiled: _Compiled, text: str, match: Any) -> DataHit | None:
 
 
 def _drop_overlaps(hits: list[DataHit]) -> list[DataHit]:
-    """Where values overlap, keep the best-scored, longest one (a card number is not also a phone)."""
+    """Where values overlap, keep one: a secret before personal data (the password in a URL is not an
+    e-mail address), then the best-scored, longest one (a card number is not also a phone number)."""
     if len(hits) < 2:
         return hits
-    ranked = sorted(hits, key=lambda h: (-h.score, -(h.end - h.start), h.start))
+    ranked = sorted(hits, key=lambda h: (h.rule.kind != "secret", -h.score, -(h.end - h.start), h.start))
     kept: list[DataHit] = []
     for hit in ranked:
         if all(hit.end <= k.start or hit.start >= k.end for k in kept):

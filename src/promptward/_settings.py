@@ -26,6 +26,7 @@ class GuardConfig(BaseModel):
     max_text_chars: int = Field(default=1_000_000, gt=0)
     regex_timeout: float = Field(default=0.05, gt=0)
     decode: dict[str, int] | None = None
+    presidio: bool | list[str] = False
 
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> GuardConfig:
@@ -64,4 +65,5 @@ class GuardConfig(BaseModel):
             max_text_chars=self.max_text_chars,
             regex_timeout=self.regex_timeout,
             decode=self.decode,
+            presidio=self.presidio,
         )
