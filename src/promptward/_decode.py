@@ -112,7 +112,7 @@ _MORSE = {
 # Dot and dash look-alikes: middle dot, bullet, Devanagari danda; minus sign, en and em dash, low line.
 _MORSE_SYMBOLS = str.maketrans("·•।−–—_", "...----")
 _MORSE_WORDS = _re2(r"\s*[/|]\s*|\s{3,}")
-_OCTET = _re2(r"[01]{8}")
+_BINARY_GROUP = _re2(r"[01]+")
 _NUMBER = _re2(r"\d+")
 
 
@@ -131,13 +131,20 @@ def _from_morse(blob: str) -> str | None:
 
 
 def _from_binary(blob: str) -> str | None:
-    octets = _OCTET.findall(blob)
+    groups = _BINARY_GROUP.findall(blob)
+    if len(groups) == 1:  # one unbroken run of bits
+        groups = [blob[i : i + 8] for i in range(0, len(blob) - len(blob) % 8, 8)]
+    # Copied or machine-translated payloads lose a bit here and there: skip groups that are not octets.
+    octets = [group for group in groups if len(group) == 8]
+    if len(octets) < 4 or len(octets) < 0.7 * len(groups):
+        return None
     return _printable(bytes(int(octet, 2) for octet in octets))
 
 
 def _from_char_codes(blob: str) -> str | None:
     codes = [int(number) for number in _NUMBER.findall(blob)]
-    if not all(32 <= code <= 126 or code in (9, 10, 13) for code in codes):
+    # Instructions have words: without a space (32) the numbers are more likely a list of amounts.
+    if 32 not in codes or not all(32 <= code <= 126 or code in (9, 10, 13) for code in codes):
         return None
     return _texty("".join(map(chr, codes)))
 
@@ -155,12 +162,17 @@ _BRAILLE = dict(
 
 def _from_braille(blob: str) -> str | None:
     out = []
+    digits = False  # after the number sign, cells a-j are the digits 1-9, 0 up to the next space
     for ch in blob:
-        if ch == "\u2800" or ch.isspace():
+        cell = ord(ch) - 0x2800
+        if cell == 0 or ch.isspace():
             out.append(" ")
-        elif (letter := _BRAILLE.get(ord(ch) - 0x2800)) is not None:
-            out.append(letter)
-        elif ord(ch) - 0x2800 not in (0x20, 0x3C):  # capital and number signs carry no letter
+            digits = False
+        elif cell == 0x3C:
+            digits = True
+        elif (letter := _BRAILLE.get(cell)) is not None:
+            out.append(str((ord(letter) - ord("a") + 1) % 10) if digits and letter <= "j" else letter)
+        elif cell != 0x20:  # the capital sign carries no letter
             return None
     return _texty(" ".join("".join(out).split()))
 
@@ -176,7 +188,7 @@ _URL = r"(?:[^\s%]{0,8}%[0-9a-fA-F]{2}){3,}[^\s%]*"
 _MORSE_CHAR = r"[.·•।\-−–—_]"
 _MORSE_SEP = r"(?: {1,3}| ?[/|] ?)"
 _MORSE_RUN = rf"{_MORSE_CHAR}{{1,6}}(?:{_MORSE_SEP}{_MORSE_CHAR}{{1,6}}){{5,}}"
-_BINARY = r"\b[01]{8}(?:[ ,]{0,2}[01]{8}){3,}\b"
+_BINARY = r"\b[01]{8}(?:(?:, ?| )[01]{1,16}){3,}\b|\b(?:[01]{8}){4,}\b"
 _CHAR_CODES = r"\b(?:\d{2,3}(?:, ?| )){5,}\d{2,3}\b"
 _BRAILLE_RUN = r"[\x{2801}-\x{283f}][\x{2800}-\x{283f} ]{3,}"
 # ROT13 and reversed text are recognized by common English words in that form: "the", "and", "you",

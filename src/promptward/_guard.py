@@ -12,7 +12,7 @@ from ._decision import Action, Decision, Finding, PackIdentity, PromptRef, Span
 from ._decode import DecodeBudget, Payload, find_payloads
 from ._exceptions import ConfigError
 from ._matcher import Matcher
-from ._normalize import canonicalize, scrub_surrogates, tag_payloads, unmask
+from ._normalize import Canonical, canonicalize, scrub_surrogates, tag_payloads
 from ._packs import PackSource, resolve_packs
 from ._pii import DataScanner
 from ._policy import ENGINE_CATEGORY, FailMode, Mode, Policy
@@ -100,8 +100,8 @@ class Guard:
             )
             text = text[: self.max_text_chars]
         text = scrub_surrogates(text)
-        self._screen(text, findings, normalizations, depth=0, origin=None, outer=None)
-        unmasked = unmask(text)
+        canonical = self._screen(text, findings, normalizations, depth=0, origin=None, outer=None)
+        unmasked = canonical.unmasked()
         for hit in self.data.scan(unmasked.text):
             rule = hit.rule
             span = Span(*unmasked.to_original(hit.start, hit.end))
@@ -178,7 +178,7 @@ class Guard:
         depth: int,
         origin: str | None,
         outer: Span | None,
-    ) -> None:
+    ) -> Canonical:
         canonical = canonicalize(text)
         for name in canonical.applied:
             if name not in normalizations:
@@ -194,7 +194,7 @@ class Guard:
             detail = f"{fault.reason} in rule {fault.rule_id}"
             findings.append(_engine_finding(f"promptward.engine.{kind}", span, detail))
         if depth >= self.decode_budget.max_depth:
-            return
+            return canonical
         payloads = find_payloads(
             text, limit_chars=self.decode_budget.max_chars, limit_count=self.decode_budget.max_payloads
         )
@@ -204,6 +204,7 @@ class Guard:
             via = payload.encoding if origin is None else f"{origin}>{payload.encoding}"
             span = outer or Span(payload.start, payload.end)
             self._screen(payload.text, findings, normalizations, depth=depth + 1, origin=via, outer=span)
+        return canonical
 
 
 def _presidio_scanner(option: bool | Iterable[str]) -> Any:

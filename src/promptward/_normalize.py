@@ -29,6 +29,16 @@ class Canonical:
     original: str
     applied: tuple[str, ...] = ()
     _layers: tuple[list[Edit], ...] = field(default=(), repr=False)
+    # The text after the first round's Unicode passes and how many layers led there, see unmasked().
+    _unmasked: tuple[str, int] | None = field(default=None, repr=False)
+
+    def unmasked(self) -> Canonical:
+        """Only the Unicode passes (hidden characters, NFKC, stacked marks, look-alike letters), for data
+        rules: values keep their digits, spacing and symbols, while disguises a reader cannot see are undone."""
+        if self._unmasked is None:
+            return Canonical(self.original, self.original)
+        text, depth = self._unmasked
+        return Canonical(text, self.original, self.applied, self._layers[:depth])
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map a [start, end) span of the canonical text to the smallest covering span of the original."""
@@ -131,7 +141,10 @@ _CONFUSABLES = str.maketrans(
     "АВЕЅІЈКМНОРСТХУаеіјорсхуѕԁԛԝһӏΑΒΕΖΗΙΚΜΝΟΡΤΥΧαβειικνορτυχγ",
     "ABESIJKMHOPCTXYaeijopcxysdqwhlABEZHIKMNOPTYXaBeiiKvoptuxy",
 )
-_ALWAYS = str.maketrans({"ı": "i", "ȷ": "j", "ℓ": "l"})
+# Letters folded wherever they stand: RE2's case folding does not join Turkish İ/ı with I/i.
+_ALWAYS = str.maketrans({"ı": "i", "ȷ": "j", "ℓ": "l", "İ": "I"})
+_ALWAYS_GATE = re.compile("[ıȷℓİ]")
+_SCRIPTS_GATE = re.compile(r"[\u0370-\u03ff\u0400-\u052f]")
 _MIXED_CANDIDATE = re.compile(r"[\w@$]*[\u0370-\u03ff\u0400-\u04ff\u0500-\u052f][\w@$]*")
 _LATIN_LETTERS = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff"
 _HAS_LATIN = re.compile(f"[{_LATIN_LETTERS}]")
@@ -143,10 +156,11 @@ _NON_CONFUSABLE = re.compile("[^" + "".join(sorted({chr(k) for k in _CONFUSABLES
 def _confusables(text: str) -> tuple[str, list[Edit]]:
     # Every fold here maps one character to one character, so edits never shift positions.
     edits: list[Edit] = []
-    if "ı" in text or "ȷ" in text or "ℓ" in text:
-        folded = text.translate(_ALWAYS)
-        edits = [(i, i + 1, i, i + 1) for i, (a, b) in enumerate(zip(text, folded, strict=True)) if a != b]
-        text = folded
+    if _ALWAYS_GATE.search(text):
+        edits = [(m.start(), m.end(), m.start(), m.end()) for m in _ALWAYS_GATE.finditer(text)]
+        text = text.translate(_ALWAYS)
+    if not _SCRIPTS_GATE.search(text):
+        return text, edits
 
     def fold_mixed(word: str) -> str:
         return word.translate(_CONFUSABLES) if _HAS_LATIN.search(word) else word
@@ -170,10 +184,12 @@ def _merge(edits: list[Edit], same_length: list[Edit]) -> list[Edit]:
     return sorted(set(edits + same_length)) if same_length else edits
 
 
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False
+
+
 def _re2(pattern: str) -> Any:
-    options = re2.Options()
-    options.log_errors = False
-    return re2.compile(pattern, options)
+    return re2.compile(pattern, _OPTIONS)
 
 
 # Leetspeak: only tokens that mix letters with digits or @/$ are folded, so numbers stay numbers.
@@ -228,6 +244,17 @@ def _whitespace(text: str) -> tuple[str, list[Edit]]:
     return _rewrite(_WHITESPACE, text, lambda run: "\n" if "\n" in run else " ")
 
 
+# Combining marks stacked on Latin letters ("zalgo" text, i̷g̸n̵o̶r̴e). NFKC has already composed real
+# accents (é), and the marks of Indic, Thai or Arabic scripts follow their own letters, so they stay.
+_STACKED_MARKS = re.compile(
+    "(?<=[A-Za-z\u00c0-\u024f])[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+"
+)
+
+
+def _stacked_marks(text: str) -> tuple[str, list[Edit]]:
+    return _rewrite(_STACKED_MARKS, text, lambda _: "")
+
+
 def _tags(text: str) -> tuple[str, list[Edit]]:
     return _rewrite(_TAGS, text, lambda _: "")
 
@@ -240,8 +267,11 @@ _UNICODE_PASSES: tuple[tuple[str, Pass], ...] = (
     ("tag_characters", _tags),
     ("invisible", _invisible),
     ("nfkc", _nfkc),
+    ("combining_marks", _stacked_marks),
     ("confusables", _confusables),
 )
+# Later passes only emit ASCII letters and spaces, so from the second round on only these can apply.
+_REPEAT_PASSES: tuple[tuple[str, Pass], ...]
 _COMMON_PASSES: tuple[tuple[str, Pass], ...] = (
     ("leetspeak", _leet),
     ("spaced_letters", _spaced),
@@ -249,10 +279,14 @@ _COMMON_PASSES: tuple[tuple[str, Pass], ...] = (
     # Collapsing whitespace can line single letters up anew ("a  b c"); join them too.
     ("spaced_letters", _spaced),
 )
+_REPEAT_PASSES = (("combining_marks", _stacked_marks), ("confusables", _confusables), *_COMMON_PASSES)
 
 
 _MAX_ROUNDS = 4
-_ASCII_GATE = _re2("|".join(p.pattern for p in (_LEET_TOKEN, _SPACED, _WHITESPACE)))
+_ASCII_GATE = re2.Set.SearchSet(_OPTIONS)
+for _gate_pattern in (_LEET_TOKEN, _SPACED, _WHITESPACE):
+    _ASCII_GATE.Add(_gate_pattern.pattern)
+_ASCII_GATE.Compile()
 
 
 def canonicalize(text: str) -> Canonical:
@@ -261,14 +295,15 @@ def canonicalize(text: str) -> Canonical:
     One pass can set up work for an earlier one (joined letters that now mix scripts, collapsed
     spaces that line letters up), so the passes repeat until a round changes nothing.
     """
-    if text.isascii() and not _ASCII_GATE.search(text.encode()):
+    if text.isascii() and not _ascii_needs_work(text):
         return Canonical(text, text)
-    original, text = text, scrub_surrogates(text)
-    current = text
+    original = text
+    current = scrub_surrogates(text)
     applied: list[str] = []
     layers: list[list[Edit]] = []
+    unmasked = (current, 0)
+    passes = _COMMON_PASSES if current.isascii() else _UNICODE_PASSES + _COMMON_PASSES
     for _ in range(_MAX_ROUNDS):
-        passes = _COMMON_PASSES if current.isascii() else _UNICODE_PASSES + _COMMON_PASSES
         changed = False
         for name, run in passes:
             current, edits = run(current)
@@ -277,25 +312,16 @@ def canonicalize(text: str) -> Canonical:
                 if name not in applied:
                     applied.append(name)
                 layers.append(edits)
+            if run is _confusables and passes is not _REPEAT_PASSES:
+                unmasked = (current, len(layers))
         if not changed:
             break
-    return Canonical(current, original, tuple(applied), tuple(layers))
+        passes = _COMMON_PASSES if current.isascii() else _REPEAT_PASSES
+    return Canonical(current, original, tuple(applied), tuple(layers), unmasked)
 
 
-def unmask(text: str) -> Canonical:
-    """Only the Unicode passes (hidden characters, NFKC, look-alike letters), for data rules: values keep
-    their digits, spacing and symbols, while disguises that do not change what a reader sees are undone."""
-    if text.isascii():
-        return Canonical(text, text)
-    current = scrub_surrogates(text)
-    applied: list[str] = []
-    layers: list[list[Edit]] = []
-    for name, run in _UNICODE_PASSES:
-        current, edits = run(current)
-        if edits:
-            applied.append(name)
-            layers.append(edits)
-    return Canonical(current, text, tuple(applied), tuple(layers))
+def _ascii_needs_work(text: str) -> bool:
+    return bool(_ASCII_GATE.Match(text.encode()))
 
 
 def scrub_surrogates(text: str) -> str:
