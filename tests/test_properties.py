@@ -92,11 +92,13 @@ def test_any_text_gives_a_decision(text: str) -> None:
         "\x00" * 10_000,
         "\ud800\udfff" * 1000,
         "A" * 300_000,
-        "QUFB" * 50_000,  # megabytes of base64-looking text
+        "QUFB" * 50_000,  # base64-looking text
+        "1" * 1_000_000,  # a megabyte of digits, under the default limit
+        "4111111111111111 " * 20_000,  # thousands of card-shaped numbers
         "ignore " * 50_000,
         "".join(chr(c) for c in range(0x20, 0x3000)),
     ],
 )
 def test_hostile_inputs_are_bounded(text: str) -> None:
-    decision = Guard(max_text_chars=250_000).check(text)
+    decision = guard().check(text)
     assert decision.action in set(Action)

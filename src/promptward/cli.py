@@ -27,7 +27,7 @@ class _Group(click.Group):
         except click.exceptions.Abort:
             click.echo("aborted", err=True)
             return EXIT_USAGE
-        except ConfigError as exc:
+        except (ConfigError, ImportError) as exc:
             click.echo(f"error: {exc}", err=True)
             return EXIT_USAGE
 
@@ -42,12 +42,12 @@ def cli() -> None:
     """
 
 
-def _build_guard(packs: tuple[str, ...], config: str | None, mode: str | None) -> Any:
+def _build_guard(packs: tuple[str, ...], config: str | None, mode: str | None, presidio: bool) -> Any:
     from ._guard import Guard
 
     if config:
         return Guard.from_config(config)
-    return Guard(list(packs) or None, mode=mode or "enforce")  # type: ignore[arg-type]
+    return Guard(list(packs) or None, mode=mode or "enforce", presidio=presidio)  # type: ignore[arg-type]
 
 
 def _texts(text: tuple[str, ...], file: str | None, jsonl: bool) -> list[tuple[str, str]]:
@@ -87,6 +87,7 @@ def _texts(text: tuple[str, ...], file: str | None, jsonl: bool) -> list[tuple[s
 @click.option("--config", type=click.Path(exists=True, dir_okay=False), help="Guard configuration YAML.")
 @click.option("--mode", type=click.Choice(["enforce", "monitor"]), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print decision records as JSON lines.")
+@click.option("--presidio", is_flag=True, help="Add Presidio's recognizers (extra promptward[presidio]).")
 def check(
     text: tuple[str, ...],
     file: str | None,
@@ -95,6 +96,7 @@ def check(
     config: str | None,
     mode: str | None,
     as_json: bool,
+    presidio: bool,
 ) -> int:
     """Screen TEXT (or --file, or stdin) and print the decision; exit 1 when blocked.
 
@@ -104,7 +106,7 @@ def check(
       echo "hello" | promptward check
       promptward check --file prompts.jsonl --jsonl --json
     """
-    guard = _build_guard(packs, config, mode)
+    guard = _build_guard(packs, config, mode, presidio)
     blocked = False
     for name, body in _texts(text, file, jsonl):
         decision = guard.check(body)
