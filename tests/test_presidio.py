@@ -112,3 +112,34 @@ def test_concurrent_first_use_is_safe() -> None:
     for thread in threads:
         thread.join()
     assert len(results) == 8 and all(len(r) == 1 for r in results)
+
+
+@requires_presidio
+def test_guard_with_presidio_adds_what_the_fast_path_lacks() -> None:
+    import asyncio
+
+    from promptward import Action, Guard
+
+    guard = Guard(presidio=True)
+    text = "Ticket 123e4567-e89b-12d3-a456-426614174000: mail jane@corp.com"
+    decision = guard.check(text)
+    by_rule = {f.rule_id: f for f in decision.findings}
+    assert "presidio.uuid" in by_rule and by_rule["presidio.uuid"].entity_type == "UUID"
+    assert by_rule["presidio.uuid"].detail  # the recognizer that found it
+    assert "pii.email.address" in by_rule  # the fast path still runs
+    assert decision.action is Action.REDACT
+    assert decision.redacted_text is not None and "jane@corp.com" not in decision.redacted_text
+    assert asyncio.run(guard.acheck(text)).action is Action.REDACT
+    if not guard.presidio.ner_available:
+        assert "PERSON" in guard.unavailable_entities
+
+
+def test_guard_without_the_extra_says_which_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from promptward import Guard, ScannerUnavailable
+
+    monkeypatch.setitem(sys.modules, "presidio_analyzer", None)
+    with pytest.raises(ScannerUnavailable, match=r"promptward\[presidio\]"):
+        Guard(presidio=True)
+    assert Guard().check("mail jane@corp.com").findings  # the fast path keeps working
