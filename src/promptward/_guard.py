@@ -16,6 +16,7 @@ from ._normalize import Canonical, canonicalize, scrub_surrogates, tag_payloads
 from ._packs import PackSource, resolve_packs
 from ._pii import DataScanner
 from ._policy import ENGINE_CATEGORY, FailMode, Mode, Policy
+from ._records import RecordWriter, Sink, as_writer, emit
 from ._redact import redact
 from ._settings import GuardConfig
 
@@ -45,6 +46,7 @@ class Guard:
         regex_timeout: float = 0.05,
         decode: DecodeBudget | Mapping[str, int] | None = None,
         presidio: bool | Iterable[str] = False,
+        sink: Sink | RecordWriter | None = None,
     ) -> None:
         config = GuardConfig.model_validate(
             {
@@ -65,8 +67,11 @@ class Guard:
         self.matcher = Matcher(self._packs, allow=config.allow, regex_timeout=config.regex_timeout)
         self.data = DataScanner(self.matcher.data_rules)
         self.presidio = _presidio_scanner(presidio)
+        self._recording = False
         # RE2 builds its DFA lazily; one check here keeps that cost off the first caller.
         self.check(_WARM_UP)
+        self.records: RecordWriter | None = as_writer(sink)
+        self._recording = True
 
     @property
     def unavailable_entities(self) -> tuple[str, ...]:
@@ -122,7 +127,7 @@ class Guard:
         would = self.policy.decide(findings, self.fail_mode)
         action = would if self.mode == "enforce" else Action.ALLOW
         redacted = self._redacted(text, findings) if self.mode == "enforce" and findings else None
-        return Decision(
+        decision = Decision(
             id=secrets.token_hex(8),
             action=action,
             would_action=would,
@@ -136,6 +141,14 @@ class Guard:
             latency_ms=(time.perf_counter() - started) * 1000,
             created_at=time.time(),
         )
+        if self._recording:
+            emit(self.records, decision, text)
+        return decision
+
+    def close(self) -> None:
+        """Write out every queued decision record and close the sink (a later check reopens it)."""
+        if self.records is not None:
+            self.records.close()
 
     def _presidio_findings(self, text: str) -> list[Finding]:
         assert self.presidio is not None
@@ -195,9 +208,13 @@ class Guard:
             findings.append(_engine_finding(f"promptward.engine.{kind}", span, detail))
         if depth >= self.decode_budget.max_depth:
             return canonical
-        payloads = find_payloads(
-            text, limit_chars=self.decode_budget.max_chars, limit_count=self.decode_budget.max_payloads
+        # Payloads are looked for after hidden characters and look-alikes are undone (a zero-width space
+        # inside Morse code or base64 must not hide it), with spans mapped back to the caller's text.
+        source = canonical.unmasked()
+        found = find_payloads(
+            source.text, limit_chars=self.decode_budget.max_chars, limit_count=self.decode_budget.max_payloads
         )
+        payloads = [Payload(p.text, *source.to_original(p.start, p.end), p.encoding) for p in found]
         if "tag_characters" in canonical.applied:
             payloads += [Payload(ascii_text, s, e, "tag_characters") for s, e, ascii_text in tag_payloads(text)]
         for payload in payloads:

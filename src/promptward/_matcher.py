@@ -19,7 +19,7 @@ from ._packs import AnyRule, DataRule, KeywordsRule, PiiRule, RegexRule, RulePac
 MAX_SPANS_PER_RULE = 16
 # RE2 runs a Set as one DFA; patterns combined past a few thousand instructions multiply its states and
 # push it onto the slow path, so rules are spread over Sets of bounded total program size.
-SET_PROGRAM_BUDGET = 6000
+SET_PROGRAM_BUDGET = 3000
 
 
 def _options() -> Any:

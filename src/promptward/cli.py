@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ._cli_common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from ._cli_decisions import decisions
 from ._cli_rules import rules
 from ._exceptions import ConfigError
 
@@ -126,6 +127,7 @@ def check(
 
 
 cli.add_command(rules)
+cli.add_command(decisions)
 
 
 def main(argv: list[str] | None = None) -> int:

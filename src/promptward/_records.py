@@ -1,0 +1,307 @@
+"""Decision records off the request path: a bounded queue, a writer thread, and the sinks it writes to.
+
+A record is `Decision.to_record()` (DESIGN.md section 3): ids, versions, offsets and rule ids, never the raw
+input; with `hmac_key=` it also carries `input_hmac`, a keyed SHA-256 of the screened text, so equal inputs
+can be correlated without storing them. A slow or failing sink never slows or fails a check: what the
+queue cannot take is counted as `dropped`, what the sink refuses as `failed`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from ._decision import Decision
+from ._records_sql import PostgresSink, SqliteSink
+
+log = logging.getLogger("promptward.records")
+
+Record = dict[str, Any]
+_STOP = object()
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Where records go. `write` is called from the writer thread only, with a batch of records."""
+
+    def write(self, records: Sequence[Record]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class RecordWriter:
+    """Takes records through a bounded queue and writes them to a sink in a background thread.
+
+    >>> writer = RecordWriter(JsonlSink("decisions.jsonl"))   # doctest: +SKIP
+    >>> guard = Guard(sink=writer)                           # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        hmac_key: bytes | str | None = None,
+        max_queue: int = 10_000,
+        batch_size: int = 256,
+        error_log_interval: float = 60.0,
+    ) -> None:
+        self.sink = sink
+        self._key = hmac_key.encode() if isinstance(hmac_key, str) else hmac_key
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
+        self._batch_size = batch_size
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._counts = {"written": 0, "dropped": 0, "failed": 0}
+        self._error_log_interval = error_log_interval
+        self._last_error_log = float("-inf")
+
+    def record(self, decision: Decision, text: str | None = None) -> None:
+        """Queue the record of one decision; `text` only feeds the keyed hash and is never stored."""
+        digest = None
+        if self._key is not None and text is not None:
+            digest = hmac.new(self._key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+        self._put((decision, digest))
+
+    def submit(self, record: Mapping[str, Any]) -> None:
+        """Queue a ready-made record (a dict as `Decision.to_record()` returns)."""
+        self._put(dict(record))
+
+    def _put(self, item: Any) -> None:
+        self._ensure_thread()
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            with self._lock:
+                self._counts["dropped"] += 1
+
+    def stats(self) -> dict[str, int]:
+        """Records written, dropped (queue full) and failed (the sink raised), plus what is queued now."""
+        with self._lock:
+            return {**self._counts, "queued": self._queue.qsize()}
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything queued so far is written (or failed); False when `timeout` ran out."""
+        if self._thread is None or not self._thread.is_alive():
+            return self._queue.empty()
+        done = threading.Event()
+        try:
+            self._queue.put(done, timeout=timeout)
+        except queue.Full:
+            return False
+        return done.wait(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Flush, stop the thread and close the sink. A later record() starts the thread again."""
+        self.flush(timeout)
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None and thread.is_alive():
+            with contextlib.suppress(queue.Full):
+                self._queue.put(_STOP, timeout=timeout)
+            thread.join(timeout)
+        try:
+            self.sink.close()
+        except Exception:
+            log.warning("closing the decision sink failed", exc_info=True)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None:
+            return
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="promptward-records", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            batch: list[Record] = []
+            markers: list[threading.Event] = []
+            stop = self._take(item, batch, markers)
+            while not stop and len(batch) < self._batch_size:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                stop = self._take(item, batch, markers)
+                if markers:
+                    break
+            if batch:
+                self._write(batch)
+            for marker in markers:
+                marker.set()
+            if stop:
+                return
+
+    @staticmethod
+    def _take(item: Any, batch: list[Record], markers: list[threading.Event]) -> bool:
+        if item is _STOP:
+            return True
+        if isinstance(item, threading.Event):
+            markers.append(item)
+        elif isinstance(item, tuple):
+            decision, digest = item
+            record = decision.to_record()
+            if digest is not None:
+                record["input_hmac"] = digest
+            batch.append(record)
+        else:
+            batch.append(item)
+        return False
+
+    def _write(self, batch: list[Record]) -> None:
+        try:
+            self.sink.write(batch)
+        except Exception as exc:
+            with self._lock:
+                self._counts["failed"] += len(batch)
+            now = time.monotonic()
+            if now - self._last_error_log >= self._error_log_interval:
+                self._last_error_log = now
+                log.warning("decision sink %s failed, %d records lost: %s", type(self.sink).__name__, len(batch), exc)
+        else:
+            with self._lock:
+                self._counts["written"] += len(batch)
+
+
+def as_writer(sink: Sink | RecordWriter | None) -> RecordWriter | None:
+    """What Guard(sink=...) accepts: a RecordWriter, or a plain sink wrapped in one."""
+    if sink is None or isinstance(sink, RecordWriter):
+        return sink
+    if not isinstance(sink, Sink):
+        raise TypeError(f"sink= takes a sink (with write() and close()) or a RecordWriter, not {type(sink).__name__}")
+    return RecordWriter(sink)
+
+
+_listeners: list[Callable[[Decision], None]] = []
+_listeners_lock = threading.Lock()
+
+
+def emit(writer: RecordWriter | None, decision: Decision, text: str | None) -> None:
+    """Called by every check: tells the listeners of testing.capture_decisions() and queues the record."""
+    if _listeners:
+        with _listeners_lock:
+            listeners = list(_listeners)
+        for listener in listeners:
+            listener(decision)
+    if writer is not None:
+        writer.record(decision, text)
+
+
+def add_listener(listener: Callable[[Decision], None]) -> None:
+    with _listeners_lock:
+        _listeners.append(listener)
+
+
+def remove_listener(listener: Callable[[Decision], None]) -> None:
+    with _listeners_lock:
+        if listener in _listeners:
+            _listeners.remove(listener)
+
+
+class JsonlSink:
+    """One JSON record per line, rotated by size: PATH, PATH.1 (newest backup) ... PATH.<backups>.
+
+    One process per file: rotation is not coordinated between processes.
+    """
+
+    def __init__(self, path: str | Path, *, max_bytes: int = 50_000_000, backups: int = 5) -> None:
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self._file: Any = None
+
+    def write(self, records: Sequence[Record]) -> None:
+        data = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records).encode()
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("ab")
+        size = self._file.tell()
+        if size and size + len(data) > self.max_bytes:
+            self._rotate()
+        self._file.write(data)
+        self._file.flush()
+
+    def _rotate(self) -> None:
+        self._file.close()
+        self._file = None
+        if self.backups > 0:
+            for index in range(self.backups - 1, 0, -1):
+                older = self.path.with_name(f"{self.path.name}.{index}")
+                if older.exists():
+                    older.replace(self.path.with_name(f"{self.path.name}.{index + 1}"))
+            self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+        else:
+            self.path.unlink(missing_ok=True)
+        self._file = self.path.open("ab")
+
+    def files(self) -> list[Path]:
+        """The current file and its backups, oldest first."""
+        numbered = []
+        siblings = self.path.parent.iterdir() if self.path.parent.is_dir() else iter(())
+        for candidate in siblings:
+            name, _, suffix = candidate.name.rpartition(".")
+            if name == self.path.name and suffix.isdigit():
+                numbered.append((int(suffix), candidate))
+        backups = [path for _, path in sorted(numbered, reverse=True)]
+        return [*backups, self.path] if self.path.exists() else backups
+
+    def read(self) -> Iterator[Record]:
+        for file in self.files():
+            with file.open(encoding="utf-8", errors="replace") as lines:
+                for line in lines:
+                    line = line.strip()
+                    if not line:
+                        continue
+                    try:
+                        yield json.loads(line)
+                    except json.JSONDecodeError:
+                        continue  # a line cut short by a crash or a full disk
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+# Attributes of logging.LogRecord that `extra=` may not overwrite.
+_RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class LoggingSink:
+    """Each record as one stdlib log message whose fields are structured `extra` attributes.
+
+    Adds no handler: configure logging as the application does (a JSON formatter shows every field).
+    """
+
+    def __init__(self, logger: logging.Logger | str = "promptward.decisions", *, level: int = logging.INFO) -> None:
+        self.logger = logging.getLogger(logger) if isinstance(logger, str) else logger
+        self.level = level
+
+    def write(self, records: Sequence[Record]) -> None:
+        for record in records:
+            extra = {(f"promptward_{k}" if k in _RESERVED else k): v for k, v in record.items()}
+            prompt = record.get("prompt") or {}
+            self.logger.log(
+                self.level,
+                "promptward decision %s: %s (prompt %s)",
+                record.get("decision_id"),
+                record.get("action"),
+                prompt.get("slug", "-"),
+                extra=extra,
+            )
+
+    def close(self) -> None:
+        return None
+
+
+__all__ = ["JsonlSink", "LoggingSink", "PostgresSink", "RecordWriter", "Sink", "SqliteSink", "as_writer", "emit"]

@@ -1,0 +1,376 @@
+"""GuardMiddleware: screen the fields of chosen routes before any ASGI app sees them. Pure ASGI.
+
+    app = GuardMiddleware(app, guard=guard, routes=[
+        Route("/v1/chat/completions", fields="openai-chat", prompt="support-answer"),
+        Route("/ask", fields=["/question", "/context/*/text"], on_block="422"),
+    ])
+
+Only configured routes are buffered (up to `max_body_bytes`) and replayed to the app; lifespan, websockets
+and every other request pass through untouched, and the app's responses are never buffered. Nothing about
+a request is kept on the middleware: all of it lives in locals of one call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn, Protocol
+
+from ._asgi_fields import Hit, encode_pairs, json_hits, pair_hits, parse_fields, parse_pairs, set_json
+from ._decision import Action, Decision, PromptRef
+from ._exceptions import ConfigError
+
+__all__ = ["GuardMiddleware", "Route", "Screening"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("promptward.asgi")
+_JSON_TYPES = ("application/json", "")
+_FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+class Screener(Protocol):
+    """What the middleware needs of a guard: `Guard`, or `testing.StaticGuard` in tests."""
+
+    @property
+    def mode(self) -> str: ...
+
+    @property
+    def fail_mode(self) -> str: ...
+
+    async def acheck(self, text: str, *, prompt: Any = None, field: str | None = None) -> Decision: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Screening:
+    """What the app finds in `scope["state"]["promptward"]` (Starlette: `request.state.promptward`)."""
+
+    action: Action
+    decisions: tuple[Decision, ...] = ()
+    prompt: PromptRef | None = None
+    error: str | None = None
+
+    @property
+    def decision(self) -> Decision | None:
+        """The most severe decision of the request (the first of equals), or None when nothing was screened."""
+        return max(self.decisions, key=lambda d: d.action.rank, default=None)
+
+    @property
+    def flagged(self) -> tuple[Decision, ...]:
+        return tuple(d for d in self.decisions if (d.would_action or d.action) is not Action.ALLOW)
+
+
+class Route:
+    """A path whose requests are screened, the fields to screen, and what to answer when blocked."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        fields: str | Sequence[str],
+        prompt: str | None = None,
+        label: str = "production",
+        methods: Sequence[str] = ("POST",),
+        on_block: str | int | None = None,
+        on_invalid_json: int = 400,
+    ) -> None:
+        if not path.startswith("/"):
+            raise ConfigError(f"Route path {path!r} must start with '/'")
+        self.path = path
+        self.fields = parse_fields(fields)
+        self.prompt = prompt
+        self.label = label
+        self.methods = frozenset(m.upper() for m in methods)
+        self.on_block = None if on_block is None else _status(on_block, "on_block")
+        self.on_invalid_json = _status(on_invalid_json, "on_invalid_json")
+        self.prompt_ref = PromptRef(prompt, None, label) if prompt else None
+        self.body_specs = tuple(s for s in self.fields if s.in_body)
+        self.json_specs = tuple(s for s in self.fields if s.is_json)
+        self.form_names = {s.name for s in self.fields if s.kind == "form"}
+        self.query_names = {s.name for s in self.fields if s.kind == "query"}
+
+    def __repr__(self) -> str:
+        return f"Route({self.path!r}, methods={sorted(self.methods)}, prompt={self.prompt!r})"
+
+
+def _status(value: str | int, name: str) -> int:
+    try:
+        status = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}={value!r} is not an HTTP status; use for example 403 or '422'") from None
+    if not 400 <= status <= 599:
+        raise ConfigError(f"{name}={status} must be a 4xx or 5xx status")
+    return status
+
+
+class _Stop(Exception):
+    """The request ended early: the client went away, or we already answered."""
+
+
+@dataclass(slots=True)
+class _Request:
+    """Everything about one request while it is screened (a local, never stored on the middleware)."""
+
+    scope: Scope
+    receive: Receive
+    send: Send
+    body: bytes | None = None
+    headers: dict[bytes, bytes] = field(default_factory=dict)
+
+
+class GuardMiddleware:
+    """Screens configured routes with `guard` and blocks, redacts or flags before `app` sees the request."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        guard: Screener,
+        routes: Sequence[Route],
+        max_body_bytes: int = 1_048_576,
+        block_status: int = 403,
+        headers: bool = True,
+    ) -> None:
+        self.app = app
+        self.guard = guard
+        self.max_body_bytes = max_body_bytes
+        self.headers = headers
+        self.block_status = _status(block_status, "block_status")
+        self._routes: dict[str, list[Route]] = {}
+        for route in routes:
+            self._routes.setdefault(route.path, []).append(route)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            route = self._match(scope)
+            if route is not None:
+                with contextlib.suppress(_Stop):
+                    await self._screen(route, _Request(scope, receive, send))
+                return
+        elif scope["type"] == "lifespan":
+            await self.app(scope, receive, self._lifespan_send(send))
+            return
+        await self.app(scope, receive, send)
+
+    def _match(self, scope: Scope) -> Route | None:
+        for route in self._routes.get(scope["path"], ()):
+            if scope["method"] in route.methods:
+                return route
+        return None
+
+    def _lifespan_send(self, send: Send) -> Send:
+        async def lifespan_send(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                await self._close_guard()
+            await send(message)
+
+        return lifespan_send
+
+    async def _close_guard(self) -> None:
+        close = getattr(self.guard, "close", None)
+        if close is None:
+            return
+        try:
+            await asyncio.to_thread(close)
+        except Exception:
+            log.warning("flushing decision records at shutdown failed", exc_info=True)
+
+    async def _screen(self, route: Route, request: _Request) -> None:
+        scope = request.scope
+        request.headers = {k.lower(): v for k, v in scope.get("headers", ())}
+        hits, document, pairs, kind = await self._extract(route, request)
+        query = parse_pairs(scope.get("query_string", b"").decode("utf-8", "replace")) if route.query_names else []
+        hits += pair_hits(query, route.query_names, "query")
+        try:
+            decisions = [await self.guard.acheck(h.text, prompt=route.prompt_ref, field=h.field) for h in hits]
+        except Exception as exc:
+            log.error("screening %s %s failed (fail_mode=%s)", scope["method"], scope["path"], self.guard.fail_mode)
+            log.debug("guard error", exc_info=True)
+            if self.guard.fail_mode == "closed":
+                await _problem(request.send, 503, "Screening unavailable", "The request could not be screened.")
+            screening = Screening(Action.ALLOW, prompt=route.prompt_ref, error=type(exc).__name__)
+            await self._forward(request, screening)
+            return
+        screening = Screening(_worst(decisions), tuple(decisions), route.prompt_ref)
+        worst = screening.decision
+        if screening.action is Action.BLOCK and worst is not None:
+            status = route.on_block or self.block_status
+            detail = "The request was refused by the content policy."
+            members = {"decision_id": worst.id}
+            await _problem(request.send, status, "Request blocked", detail, members, self._headers(screening))
+        redacted = [(h, d.redacted_text) for h, d in zip(hits, decisions, strict=True) if d.redacted_text is not None]
+        if redacted:
+            self._rewrite(request, redacted, document, pairs, query, kind)
+        await self._forward(request, screening)
+
+    async def _extract(self, route: Route, request: _Request) -> tuple[list[Hit], Any, list[tuple[str, str]], str]:
+        """Read and parse the body when the route screens body fields; answer 413/415/400 itself."""
+        if not route.body_specs:
+            return [], None, [], ""
+        headers = request.headers
+        length = headers.get(b"content-length", b"").strip()
+        if length.isdigit() and int(length) > self.max_body_bytes:
+            await self._too_large(request.send)
+        mime = headers.get(b"content-type", b"").split(b";")[0].strip().lower().decode("latin-1")
+        encoding = headers.get(b"content-encoding", b"identity").strip().lower()
+        if route.json_specs and (mime in _JSON_TYPES or mime.endswith("+json")):
+            kind = "json"
+        elif route.form_names and mime in (_FORM_TYPE, ""):
+            kind = "form"
+        elif length == b"0":
+            return [], None, [], ""
+        else:
+            await _problem(request.send, 415, "Unsupported media type", _expected(route, mime))
+        if encoding not in (b"identity", b""):
+            detail = "Compressed request bodies cannot be screened; send them uncompressed."
+            await _problem(request.send, 415, "Unsupported content encoding", detail)
+        body = request.body = await self._read_body(request)
+        if not body.strip():
+            return [], None, [], kind
+        if kind == "form":
+            pairs = parse_pairs(body.decode("utf-8", "replace"))
+            return pair_hits(pairs, route.form_names, "form"), None, pairs, kind
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError):
+            await _problem(request.send, route.on_invalid_json, "Invalid JSON", "The request body is not valid JSON.")
+        return json_hits(document, route.json_specs), document, [], kind
+
+    async def _read_body(self, request: _Request) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise _Stop  # the client went away: nobody to answer
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                await self._too_large(request.send)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _too_large(self, send: Send) -> NoReturn:
+        detail = f"The request body is larger than {self.max_body_bytes} bytes."
+        await _problem(send, 413, "Request body too large", detail)
+
+    @staticmethod
+    def _rewrite(
+        request: _Request,
+        redacted: list[tuple[Hit, str]],
+        document: Any,
+        pairs: list[tuple[str, str]],
+        query: list[tuple[str, str]],
+        kind: str,
+    ) -> None:
+        """Put the redacted texts where they came from, before the app sees the request."""
+        body_changed = False
+        for hit, text in redacted:
+            if hit.source == "json":
+                set_json(document, hit.location, text)
+            else:
+                target = pairs if hit.source == "form" else query
+                index = int(hit.location[0])
+                target[index] = (target[index][0], text)
+            body_changed |= hit.source != "query"
+        scope = request.scope = dict(request.scope)
+        if any(hit.source == "query" for hit, _ in redacted):
+            scope["query_string"] = encode_pairs(query)
+        if body_changed:
+            if kind == "json":
+                body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+            else:
+                body = encode_pairs(pairs)
+            request.body = body
+            drop = (b"content-length", b"transfer-encoding")
+            headers = [(k, v) for k, v in scope.get("headers", ()) if k.lower() not in drop]
+            scope["headers"] = [*headers, (b"content-length", str(len(body)).encode())]
+
+    async def _forward(self, request: _Request, screening: Screening) -> None:
+        scope = dict(request.scope)
+        scope["state"] = {**scope.get("state", {}), "promptward": screening}
+        receive = request.receive if request.body is None else _replay(request.body, request.receive)
+        send = request.send
+        extra = self._headers(screening)
+        if extra:
+            send = _with_headers(send, extra)
+        await self.app(scope, receive, send)
+
+    def _headers(self, screening: Screening) -> list[tuple[bytes, bytes]]:
+        if not self.headers:
+            return []
+        extra = []
+        if screening.decision is not None:
+            extra.append((b"x-promptward-decision", screening.decision.id.encode()))
+        prompt = screening.prompt
+        if prompt is not None:
+            tag = prompt.slug if prompt.version is None else f"{prompt.slug}@{prompt.version}"
+            extra.append((b"x-promptward-prompt", tag.encode("utf-8")))
+        return extra
+
+
+def _worst(decisions: Sequence[Decision]) -> Action:
+    return max((d.action for d in decisions), key=lambda a: a.rank, default=Action.ALLOW)
+
+
+def _expected(route: Route, mime: str) -> str:
+    wanted = " or ".join(t for t, ok in (("application/json", route.json_specs), (_FORM_TYPE, route.form_names)) if ok)
+    return f"This endpoint accepts {wanted}, not {mime or 'an unnamed type'}."
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # after the body: wait for the disconnect, as the server would
+
+    return replay
+
+
+def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = dict(message)
+            message["headers"] = [*message.get("headers", ()), *extra]
+        await send(message)
+
+    return send_with_headers
+
+
+async def _problem(
+    send: Send,
+    status: int,
+    title: str,
+    detail: str,
+    members: dict[str, Any] | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> NoReturn:
+    """Answer with an RFC 9457 problem+json body, then stop handling the request."""
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail, **(members or {})})
+    data = body.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(data)).encode()),
+                *(headers or ()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+    raise _Stop

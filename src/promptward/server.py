@@ -1,0 +1,556 @@
+"""The registry REST server: `create_registry_app(store, keys=...)` returns a Starlette app.
+
+Resources (every one but /openapi.json and /health needs an API key; writes need the editor role, moving
+or rolling back a protected label the admin role)::
+
+    GET  /prompts                                 slugs, paginated (?offset=&limit=, `next` link)
+    GET  /prompts/{slug}                          a version: ?version=N, ?label=L[&unit_id=U], or the latest
+    GET  /prompts/{slug}/versions                 versions, paginated
+    POST /prompts/{slug}/versions                 create a version (same content as the latest: 200, no new one)
+    GET  /prompts/{slug}/versions/{version}       one version (immutable; ETag)
+    GET  /prompts/{slug}/labels                   labels
+    GET  /prompts/{slug}/labels/{label}           one label (ETag "r<revision>")
+    PUT  /prompts/{slug}/labels/{label}           move it (If-Match: "r<revision>"; stale -> 412)
+    POST /prompts/{slug}/labels/{label}/rollback  back to the targets before the last move
+    GET  /prompts/{slug}/labels/{label}/history   who moved it, when, from what to what
+    GET  /prompts/{slug}/history                  the audit trail of every write
+    GET  /prompts/{slug}/diff?from=7&to=8         template, contract and config changes
+    POST /prompts/{slug}/render                   validate variables against the contract and render
+
+Errors are RFC 9457 `application/problem+json` with `errors: [{field, message}]`. Every check runs before the
+store is written, and each store write is one transaction, so a refused request leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ._apikeys import ApiKey, KeyRing, Role
+from ._exceptions import (
+    ConfigError,
+    PromptNotFound,
+    RegistryError,
+    RegistryUnavailable,
+    TemplateError,
+    VersionConflict,
+)
+from ._registry.models import SLUG_PATTERN
+from ._server_http import (
+    Problem,
+    etag_matches,
+    json_response,
+    not_modified,
+    page,
+    paginated,
+    problem_response,
+    query_int,
+    read_json,
+    revision_from_if_match,
+    validate_body,
+)
+from ._server_openapi import OPERATIONS, Operation, build_openapi
+from ._templates import NAME_PATTERN, Template, VariableSpec, check_contract, render_version
+
+if TYPE_CHECKING:
+    from ._registry.models import Label, PromptVersion
+    from ._registry.store import PromptStore
+
+__all__ = ["create_registry_app"]
+
+NAME = re.compile(SLUG_PATTERN)
+LATEST = "private, no-cache"
+IMMUTABLE = "private, max-age=31536000, immutable"
+_CACHE_SIZE = 2048
+_RETRIES = 20
+T = TypeVar("T")
+_log = logging.getLogger("promptward.server")
+
+
+class CreateVersion(BaseModel):
+    """A new version: the template (text, or chat messages), its variable contract and the model config."""
+
+    model_config = ConfigDict(extra="forbid")
+    template: str | list[dict[str, str]]
+    contract: dict[str, VariableSpec] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(default_factory=dict)
+    message: str = ""
+
+
+class Target(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    version: int = Field(ge=1)
+    weight: float = Field(ge=0, le=100)
+
+
+class MoveLabel(BaseModel):
+    """Point a label at one version, or at weighted versions for a rollout (weights sum to 100)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    version: int | None = Field(default=None, ge=1)
+    targets: list[Target] | None = Field(default=None, min_length=1)
+    protected: bool | None = None
+
+
+class Render(BaseModel):
+    """Render a version (?version, ?label with a unit id for rollouts, or the latest) with these variables."""
+
+    model_config = ConfigDict(extra="forbid")
+    variables: dict[str, Any] = Field(default_factory=dict)
+    version: int | None = Field(default=None, ge=1)
+    label: str | None = None
+    unit_id: str | None = None
+
+
+BODIES: dict[str, type[BaseModel]] = {"CreateVersion": CreateVersion, "MoveLabel": MoveLabel, "Render": Render}
+
+
+def create_registry_app(
+    store: PromptStore,
+    *,
+    keys: KeyRing | str | os.PathLike[str],
+    max_body_bytes: int = 1_048_576,
+    rollout_salt: str = "",
+) -> Starlette:
+    """The registry REST API over `store`; `keys` is a KeyRing or the path of a keys file."""
+    ring = keys if isinstance(keys, KeyRing) else KeyRing.load(keys)
+    registry = _Registry(store, ring, max_body_bytes, rollout_salt)
+    routes = [Route(op.path, registry.endpoint(op), methods=[op.method], name=op.name) for op in OPERATIONS]
+
+    async def unrouted(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        detail = f"no resource at {request.url.path}" if exc.status_code == 404 else str(exc.detail)
+        return problem_response(Problem(exc.status_code, detail, headers=exc.headers))
+
+    app = Starlette(routes=routes, exception_handlers={HTTPException: unrouted})
+    app.state.registry = registry
+    return app
+
+
+class _Registry:
+    def __init__(self, store: PromptStore, keys: KeyRing, limit: int, salt: str) -> None:
+        self.store, self.keys, self.limit, self.salt = store, keys, limit, salt
+        # Versions never change once written, so their JSON form is memoised; labels are read every time.
+        self._versions: OrderedDict[tuple[str, int], tuple[str, dict[str, Any]]] = OrderedDict()
+        self._templates: OrderedDict[tuple[str, int], Template] = OrderedDict()
+        self._openapi: dict[str, Any] | None = None
+
+    def endpoint(self, op: Operation) -> Callable[[Request], Awaitable[Response]]:
+        handler: Callable[[Request, ApiKey | None], Awaitable[Response]] = getattr(self, op.name)
+        role = op.role
+
+        async def run(request: Request) -> Response:
+            try:
+                key = self.authorize(request, role) if role else None
+                return await handler(request, key)
+            except Problem as problem:
+                return problem_response(problem, request.url.path)
+            except Exception as exc:
+                return problem_response(_translate(exc, request), request.url.path)
+
+        return run
+
+    def authorize(self, request: Request, role: Role) -> ApiKey:
+        presented = request.headers.get("x-api-key")
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            presented = value.strip()
+        challenge = {"WWW-Authenticate": 'Bearer realm="promptward"'}
+        if not presented:
+            raise Problem(
+                401, "no API key; send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'", headers=challenge
+            )
+        key = self.keys.authenticate(presented)
+        if key is None:
+            raise Problem(401, "the API key is unknown or revoked; ask an admin for a key", headers=challenge)
+        if not key.allows(role):
+            raise Problem(403, f"key '{key.name}' has role {key.role}; this needs {role} or above")
+        return key
+
+    # -- reads -------------------------------------------------------------------------------------------------
+
+    async def openapi(self, request: Request, key: ApiKey | None) -> Response:
+        if self._openapi is None:
+            self._openapi = build_openapi(BODIES)
+        return json_response(self._openapi)
+
+    async def health(self, request: Request, key: ApiKey | None) -> Response:
+        return json_response({"status": "ok"})
+
+    async def list_prompts(self, request: Request, key: ApiKey | None) -> Response:
+        offset, limit = page(request)
+        slugs = await run_in_threadpool(self.store.list_prompts, offset=offset, limit=limit + 1)
+        items = [{"slug": slug, "href": f"/prompts/{slug}"} for slug in slugs[:limit]]
+        return paginated(request, items, offset, limit, more=len(slugs) > limit)
+
+    async def get_prompt(self, request: Request, key: ApiKey | None) -> Response:
+        slug, query = request.path_params["slug"], request.query_params
+        if "version" in query and "label" in query:
+            raise Problem(400, "ask for a version or a label, not both", errors=[("query.label", "with version")])
+        label = query.get("label")
+        if "version" in query:
+            number = query_int(request, "version", None, low=1)
+            etag, data = await self.version(slug, number)
+            variant = f"v{number}"
+        elif label is not None:
+            number, variant = await run_in_threadpool(self._resolve, slug, label, query.get("unit_id"))
+            etag, data = await self.version(slug, number)
+        else:
+            latest = await run_in_threadpool(self.store.latest, slug)
+            etag, data = self._remember(latest)
+            variant = f"v{latest.version}"
+        cache = IMMUTABLE if "version" in query else LATEST
+        if etag_matches(request.headers.get("if-none-match"), etag):
+            return not_modified(etag, cache)
+        return json_response(
+            {**data, "label": label, "variant": variant}, headers={"ETag": etag, "Cache-Control": cache}
+        )
+
+    async def list_versions(self, request: Request, key: ApiKey | None) -> Response:
+        slug = request.path_params["slug"]
+        offset, limit = page(request)
+        versions = await run_in_threadpool(self._versions_page, slug, offset, limit + 1)
+        items = [_summary(version) for version in versions[:limit]]
+        return paginated(request, items, offset, limit, more=len(versions) > limit)
+
+    async def get_version(self, request: Request, key: ApiKey | None) -> Response:
+        slug, raw = request.path_params["slug"], request.path_params["version"]
+        if not raw.isdigit() or not 0 < int(raw) < 10**12:
+            raise Problem(404, f"no version {raw!r}: versions are positive integers", errors=[("path.version", raw)])
+        etag, data = await self.version(slug, int(raw))
+        if etag_matches(request.headers.get("if-none-match"), etag):
+            return not_modified(etag, IMMUTABLE)
+        return json_response(data, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+
+    async def list_labels(self, request: Request, key: ApiKey | None) -> Response:
+        slug = request.path_params["slug"]
+        labels = await run_in_threadpool(self._labels, slug)
+        return json_response({"items": [label.model_dump(mode="json") for label in labels]})
+
+    async def get_label(self, request: Request, key: ApiKey | None) -> Response:
+        slug, name = request.path_params["slug"], request.path_params["label"]
+        label = await run_in_threadpool(self.store.get_label, slug, name)
+        etag = _label_etag(label)
+        if etag_matches(request.headers.get("if-none-match"), etag):
+            return not_modified(etag, LATEST)
+        return json_response(label.model_dump(mode="json"), headers={"ETag": etag, "Cache-Control": LATEST})
+
+    async def label_history(self, request: Request, key: ApiKey | None) -> Response:
+        slug, name = request.path_params["slug"], request.path_params["label"]
+        offset, limit = page(request)
+        events = await run_in_threadpool(self._label_events, slug, name)
+        items = [event.model_dump(mode="json") for event in events[offset : offset + limit]]
+        return paginated(request, items, offset, limit, more=len(events) > offset + limit)
+
+    async def history(self, request: Request, key: ApiKey | None) -> Response:
+        slug = request.path_params["slug"]
+        offset, limit = page(request)
+        entries = await run_in_threadpool(self._audit, slug)
+        items = [entry.model_dump(mode="json") for entry in entries[offset : offset + limit]]
+        return paginated(request, items, offset, limit, more=len(entries) > offset + limit)
+
+    async def diff(self, request: Request, key: ApiKey | None) -> Response:
+        from ._registry.diff import diff_versions
+
+        slug = request.path_params["slug"]
+        old, new = query_int(request, "from", None, low=1), query_int(request, "to", None, low=1)
+        a, b = await run_in_threadpool(
+            lambda: (self._version_at(slug, old, "query.from"), self._version_at(slug, new, "query.to"))
+        )
+        return json_response(dict(diff_versions(a, b)))
+
+    async def render(self, request: Request, key: ApiKey | None) -> Response:
+        slug = request.path_params["slug"]
+        body = validate_body(Render, await read_json(request, self.limit))
+        if body.version is not None and body.label is not None:
+            raise Problem(422, "render a version or a label, not both", errors=[("body.label", "with version")])
+        if body.label is not None:
+            number, variant = await run_in_threadpool(self._resolve, slug, body.label, body.unit_id)
+            version = await run_in_threadpool(self.store.get_version, slug, number)
+        elif body.version is not None:
+            version = await run_in_threadpool(self.store.get_version, slug, body.version)
+            variant = f"v{body.version}"
+        else:
+            version = await run_in_threadpool(self.store.latest, slug)
+            variant = f"v{version.version}"
+        try:
+            rendered = render_version(self._template(version), version.contract, body.variables)
+        except TemplateError as exc:
+            name = getattr(exc, "variable", None)
+            field = f"body.variables.{name}" if name else "body.variables"
+            raise Problem(422, str(exc), errors=[(field, str(exc))]) from None
+        untrusted = sorted(n for n, spec in version.contract.items() if not spec.trusted and n in body.variables)
+        return json_response(
+            {
+                "slug": slug,
+                "version": version.version,
+                "label": body.label,
+                "variant": variant,
+                "rendered": rendered,
+                "untrusted": untrusted,
+            }
+        )
+
+    # -- writes ------------------------------------------------------------------------------------------------
+
+    async def create_version(self, request: Request, key: ApiKey | None) -> Response:
+        assert key is not None
+        slug = _checked_name(request.path_params["slug"], "path.slug")
+        body = validate_body(CreateVersion, await read_json(request, self.limit))
+        warnings = _check_template(body)
+        version, created = await run_in_threadpool(
+            self.store.create_version,
+            slug,
+            body.template,
+            body.contract,
+            body.config,
+            author=key.name,
+            message=body.message,
+        )
+        etag, data = self._remember(version)
+        headers = {"ETag": etag, "Location": f"/prompts/{slug}/versions/{version.version}"}
+        return json_response(
+            {**data, "created": created, "warnings": warnings}, status=201 if created else 200, headers=headers
+        )
+
+    async def move_label(self, request: Request, key: ApiKey | None) -> Response:
+        assert key is not None
+        slug, name = request.path_params["slug"], _checked_name(request.path_params["label"], "path.label")
+        body = validate_body(MoveLabel, await read_json(request, self.limit))
+        if (body.version is None) == (body.targets is None):
+            raise Problem(422, "give either 'version' or 'targets'", errors=[("body.version", "or targets, one")])
+        targets = body.targets or [Target(version=body.version or 0, weight=100.0)]
+        label, created = await run_in_threadpool(
+            _retrying, request, lambda: self._move(request, key, slug, name, targets, body.protected)
+        )
+        return json_response(
+            label.model_dump(mode="json"), status=201 if created else 200, headers={"ETag": _label_etag(label)}
+        )
+
+    async def rollback_label(self, request: Request, key: ApiKey | None) -> Response:
+        assert key is not None
+        slug, name = request.path_params["slug"], request.path_params["label"]
+
+        def rollback() -> Label:
+            current = self.store.get_label(slug, name)
+            expected = _expected_revision(request, current)
+            _require_admin_for(current.protected, key, name)
+            return self.store.rollback_label(slug, name, actor=key.name, expected_revision=expected)
+
+        label = await run_in_threadpool(_retrying, request, rollback)
+        return json_response(label.model_dump(mode="json"), headers={"ETag": _label_etag(label)})
+
+    # -- store access (runs in the thread pool) ----------------------------------------------------------------
+
+    async def version(self, slug: str, number: int) -> tuple[str, dict[str, Any]]:
+        cached = self._versions.get((slug, number))
+        if cached is not None:
+            return cached
+        return self._remember(await run_in_threadpool(self.store.get_version, slug, number))
+
+    def _remember(self, version: PromptVersion) -> tuple[str, dict[str, Any]]:
+        entry = (f'"v{version.version}-{version.sha256[:24]}"', version.model_dump(mode="json"))
+        self._versions[(version.slug, version.version)] = entry
+        if len(self._versions) > _CACHE_SIZE:
+            self._versions.popitem(last=False)
+        return entry
+
+    def _template(self, version: PromptVersion) -> Template:
+        key = (version.slug, version.version)
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = Template.parse(version.template)
+            if len(self._templates) > _CACHE_SIZE:
+                self._templates.popitem(last=False)
+        return template
+
+    def _resolve(self, slug: str, name: str, unit_id: str | None) -> tuple[int, str]:
+        from ._registry.rollout import resolve
+
+        return resolve(self.store.get_label(slug, name), unit_id, salt=self.salt)
+
+    def _versions_page(self, slug: str, offset: int, limit: int) -> list[PromptVersion]:
+        versions = self.store.list_versions(slug, offset=offset, limit=limit)
+        if not versions:
+            self.store.latest(slug)  # PromptNotFound for an unknown prompt; an empty page past the end otherwise
+        return versions
+
+    def _labels(self, slug: str) -> list[Label]:
+        labels = self.store.list_labels(slug)
+        if not labels:
+            self.store.latest(slug)
+        return labels
+
+    def _label_events(self, slug: str, name: str) -> list[Any]:
+        events = self.store.label_history(slug, name)
+        if not events:
+            self.store.get_label(slug, name)
+        return events
+
+    def _audit(self, slug: str) -> list[Any]:
+        entries = self.store.history(slug)
+        if not entries:
+            self.store.latest(slug)
+        return entries
+
+    def _version_at(self, slug: str, number: int, field: str) -> PromptVersion:
+        try:
+            return self.store.get_version(slug, number)
+        except PromptNotFound as exc:
+            raise Problem(404, str(exc), errors=[(field, f"no version {number} of {slug!r}")]) from None
+
+    def _move(
+        self, request: Request, key: ApiKey, slug: str, name: str, targets: list[Target], protected: bool | None
+    ) -> tuple[Label, bool]:
+        from ._registry.models import LabelTarget
+
+        self.store.latest(slug)  # 404 for an unknown prompt before anything else
+        try:
+            current: Label | None = self.store.get_label(slug, name)
+        except PromptNotFound:
+            current = None
+        expected = _expected_revision(request, current)
+        was_protected = current.protected if current else False
+        _require_admin_for(was_protected or (protected is not None and protected != was_protected), key, name)
+        _check_targets(self, slug, targets)
+        label = self.store.move_label(
+            slug,
+            name,
+            [LabelTarget(version=t.version, weight=t.weight) for t in targets],
+            actor=key.name,
+            expected_revision=expected,
+            protected=protected,
+        )
+        return label, current is None
+
+
+def _retrying(request: Request, write: Callable[[], T]) -> T:
+    """Run a label write; without If-Match the client asked for "move regardless", so a race is retried."""
+    for _ in range(_RETRIES):
+        try:
+            return write()
+        except VersionConflict:
+            if "if-match" in request.headers:
+                raise
+    return write()
+
+
+def _label_etag(label: Label) -> str:
+    return f'"r{label.revision}"'
+
+
+def _expected_revision(request: Request, current: Label | None) -> int | None:
+    """The revision the writer last saw (If-Match), checked now; without If-Match, the current one."""
+    header = request.headers.get("if-match")
+    wanted = revision_from_if_match(header)
+    if header is not None and current is None:
+        raise Problem(
+            412,
+            "If-Match was sent but the label does not exist yet; send no If-Match to create it",
+            errors=[("header.If-Match", header)],
+        )
+    if wanted is not None and current is not None and wanted != current.revision:
+        raise Problem(
+            412,
+            f"the label is at revision {current.revision}, not the one in If-Match; fetch it, then retry",
+            errors=[("header.If-Match", f'current ETag is "r{current.revision}"')],
+            headers={"ETag": _label_etag(current)},
+        )
+    return current.revision if current is not None else None
+
+
+def _require_admin_for(protected: bool, key: ApiKey, name: str) -> None:
+    if protected and not key.allows("admin"):
+        raise Problem(403, f"label '{name}' is protected: only the admin role may move it or change its protection")
+
+
+def _check_targets(registry: _Registry, slug: str, targets: list[Target]) -> None:
+    errors = []
+    seen: set[int] = set()
+    for index, target in enumerate(targets):
+        if target.version in seen:
+            errors.append((f"body.targets[{index}].version", f"version {target.version} is listed twice"))
+        seen.add(target.version)
+        try:
+            registry.store.get_version(slug, target.version)
+        except PromptNotFound:
+            errors.append((f"body.targets[{index}].version", f"{slug!r} has no version {target.version}"))
+    total = sum(target.weight for target in targets)
+    if abs(total - 100.0) > 1e-6:
+        errors.append(("body.targets", f"weights sum to {total:g}; they must sum to 100"))
+    if errors:
+        raise Problem(422, f"the label cannot point there: {errors[0][1]}", errors=errors)
+
+
+def _checked_name(value: str, field: str) -> str:
+    if not NAME.match(value):
+        rule = "1-128 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
+        raise Problem(422, f"{value!r} is not a valid name: use {rule}", errors=[(field, rule)])
+    return value
+
+
+def _check_template(body: CreateVersion) -> list[str]:
+    """Parse the template and match it with the contract; 422 locating the fault, warnings otherwise."""
+    bad_names = [name for name in body.contract if not NAME_PATTERN.fullmatch(name)]
+    if bad_names:
+        raise Problem(
+            422,
+            f"contract: {bad_names[0]!r} is not a variable name",
+            errors=[(f"body.contract.{name}", "letters, digits, underscores") for name in bad_names],
+        )
+    try:
+        template = Template.parse(body.template)
+    except TemplateError as exc:
+        message = re.match(r"message (\d+)", str(exc))
+        field = f"body.template[{message.group(1)}]" if message and isinstance(body.template, list) else "body.template"
+        raise Problem(422, f"the template does not parse: {exc}", errors=[(field, str(exc))]) from None
+    undeclared = sorted(set(template.variables()) - set(body.contract))
+    if undeclared:
+        raise Problem(
+            422,
+            f"the template uses undeclared variables {undeclared}; declare them in the contract",
+            errors=[(f"body.contract.{name}", "used by the template, not declared") for name in undeclared],
+        )
+    return check_contract(template, body.contract)
+
+
+def _summary(version: PromptVersion) -> dict[str, Any]:
+    return {
+        "version": version.version,
+        "sha256": version.sha256,
+        "author": version.author,
+        "message": version.message,
+        "parent": version.parent,
+        "created_at": version.created_at.isoformat(),
+        "href": f"/prompts/{version.slug}/versions/{version.version}",
+    }
+
+
+def _translate(exc: Exception, request: Request) -> Problem:
+    """The problem a store or template error means for the client."""
+    if isinstance(exc, PromptNotFound):
+        return Problem(404, str(exc))
+    if isinstance(exc, VersionConflict):
+        if "if-match" in request.headers:
+            return Problem(412, f"{exc}; fetch the label again, then retry", errors=[("header.If-Match", "stale")])
+        return Problem(409, f"{exc}; someone wrote at the same time, retry")
+    if isinstance(exc, RegistryUnavailable):
+        return Problem(503, str(exc))
+    if isinstance(exc, RegistryError):
+        return Problem(409, str(exc))
+    if isinstance(exc, ConfigError | TemplateError):
+        return Problem(422, str(exc), errors=[("body", str(exc))])
+    _log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return Problem(500, f"the server failed ({type(exc).__name__}); the server log has the details")
