@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 PEERS := .venv-peers
 PEERS_STAMP := $(PEERS)/.installed
 CORPORA ?= ../shared/corpora
+# The store and sink tests run against the PostgreSQL server at 127.0.0.1:5432; here they must not skip.
+export PROMPTWARD_REQUIRE_POSTGRES ?= 1
 
 .PHONY: demo test lint typecheck unit eval bench peers clean
 
