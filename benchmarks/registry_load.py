@@ -90,11 +90,28 @@ def registry_app(folder: Path) -> Any:
 def serve(kind: str, folder: Path, port: int, size: int) -> None:
     import uvicorn
 
+    server_cpu, _ = cpus()
+    if server_cpu is not None:
+        os.sched_setaffinity(0, {server_cpu})
     app = bare_app(size) if kind == "bare" else registry_app(folder)
     uvicorn.run(app, host="127.0.0.1", port=port, workers=1, log_level="warning", access_log=False)
 
 
 # -- setup and the load generators -------------------------------------------------------------------------
+
+
+def cpus() -> tuple[int | None, int | None]:
+    """(server CPU, load generator CPU): the server on the last CPU, the generator on the first, if 2+."""
+    if not hasattr(os, "sched_getaffinity") or os.environ.get("PW_BENCH_NO_PIN"):
+        return None, None
+    available = sorted(os.sched_getaffinity(0))
+    return (available[-1], available[0]) if len(available) >= 2 else (None, None)
+
+
+def _pin_generator() -> None:
+    _, generator_cpu = cpus()
+    if generator_cpu is not None:
+        os.sched_setaffinity(0, {generator_cpu})
 
 
 def free_port() -> int:
@@ -189,11 +206,15 @@ def run_wrk(url: str, path: str, headers: dict[str, str], args: argparse.Namespa
         script.close()
         command += ["-s", script.name]
     try:
-        out = subprocess.run([*command, url + path], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [*command, url + path], capture_output=True, text=True, check=True, preexec_fn=_pin_generator
+        ).stdout
     finally:
         if script:
             os.unlink(script.name)
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    percentiles = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)\s*$", out, re.M))
+    if set(percentiles) != {"50", "99"}:
+        raise SystemExit(f"cannot read wrk's output:\n{out}")
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
@@ -290,8 +311,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "errors": sum(r.errors for r in results),
             "rps_rounds": [round(r.rps) for r in results],
         }
+    server_cpu, generator_cpu = cpus()
     return {
         "client": "wrk (1 thread)" if use_wrk else "httpx async client",
+        "pinned": f"server on CPU {server_cpu}, load generator on CPU {generator_cpu}"
+        if server_cpu is not None
+        else None,
         "connections": args.connections,
         "duration_s": args.duration,
         "rounds": args.rounds,
@@ -308,6 +333,7 @@ def report(data: dict[str, Any]) -> bool:
     print(
         f"registry under load: {data['client']}, {data['connections']} connections, {data['rounds']} rounds x "
         f"{data['duration_s']} s, uvicorn 1 worker, SQLite, body {data['body_bytes']} B, {data['cpus']} CPUs"
+        + (f" ({data['pinned']})" if data["pinned"] else "")
     )
     print(f"{'scenario':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8} {'errors':>7}")
     for name in SCENARIOS:

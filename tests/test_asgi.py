@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -89,7 +90,7 @@ class EchoApp:
         screening: Screening | None = getattr(request.state, "promptward", None)
         return JSONResponse(
             {
-                "raw": raw.decode(),
+                "raw": raw.decode("utf-8", "replace"),
                 "query": request.url.query,
                 "content_length": request.headers.get("content-length"),
                 "action": screening.action.value if screening else None,
@@ -359,16 +360,17 @@ def test_monitor_mode_records_but_never_blocks(echo: EchoApp) -> None:
     assert seen["action"] == "allow" and seen["would"] == ["block"] and EMAIL in seen["raw"]
 
 
-def test_fastapi_app() -> None:
+class Context(BaseModel):
+    text: str
+
+
+class Ask(BaseModel):
+    question: str
+    context: list[Context] = []
+
+
+def fastapi_app() -> Any:
     from fastapi import FastAPI
-    from pydantic import BaseModel
-
-    class Context(BaseModel):
-        text: str
-
-    class Ask(BaseModel):
-        question: str
-        context: list[Context] = []
 
     api = FastAPI()
 
@@ -377,6 +379,11 @@ def test_fastapi_app() -> None:
         screening: Screening = request.state.promptward
         return {"question": body.question, "context": [c.text for c in body.context], "action": screening.action}
 
+    return api
+
+
+def test_fastapi_app() -> None:
+    api = fastapi_app()
     guard = Guard()
     with serve(GuardMiddleware(api, guard=guard, routes=ROUTES)) as base:
         benign = httpx.post(base + "/ask", json={"question": "Where is Paris?"})

@@ -35,6 +35,7 @@ ROLES: tuple[Role, ...] = ("reader", "editor", "admin")
 RANK: dict[str, int] = {role: rank for rank, role in enumerate(ROLES)}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _RECHECK_SECONDS = 1.0
+_MEMO_SIZE = 1024
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class KeyRing:
     def __init__(self, keys: list[ApiKey] | None = None, *, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else None
         self._keys: dict[str, ApiKey] = {key.id: key for key in keys or []}
+        self._verified: dict[str, ApiKey] = {}  # presented key -> entry, for keys that verified
         self._lock = threading.Lock()
         self._mtime: float | None = None
         self._checked = time.monotonic()
@@ -101,6 +103,7 @@ class KeyRing:
         for key in list(self._keys.values()):
             if key.name == name:
                 del self._keys[key.id]
+                self._verified = {}
                 self.save()
                 return key
         raise ConfigError(f"no key named {name!r}; `promptward keys list` shows the names")
@@ -108,12 +111,17 @@ class KeyRing:
     def authenticate(self, presented: str) -> ApiKey | None:
         """The key entry a presented key proves, or None for a malformed, unknown or wrong key."""
         self._maybe_reload()
+        known = self._verified.get(presented)
+        if known is not None:
+            return known
         parts = presented.split("_", 2)
         if len(parts) != 3 or parts[0] != "pw":
             return None
         entry = self._keys.get(parts[1])
         if entry is None or not hmac.compare_digest(entry.hash, _digest(entry.salt, parts[2])):
             return None
+        if len(self._verified) < _MEMO_SIZE:
+            self._verified[presented] = entry
         return entry
 
     def save(self) -> None:
@@ -132,6 +140,7 @@ class KeyRing:
             Path(temp).unlink(missing_ok=True)
             raise
         self._mtime = self.path.stat().st_mtime
+        self._verified = {}
 
     def _maybe_reload(self) -> None:
         if self.path is None or time.monotonic() - self._checked < _RECHECK_SECONDS:
@@ -151,9 +160,10 @@ class KeyRing:
             text = self.path.read_text(encoding="utf-8")
             self._mtime = self.path.stat().st_mtime
         except FileNotFoundError:
-            self._keys, self._mtime = {}, None
+            self._keys, self._mtime, self._verified = {}, None, {}
             return
         self._keys = {key.id: key for key in _parse(text, self.path)}
+        self._verified = {}
 
 
 def _parse(text: str, path: Path) -> list[ApiKey]:

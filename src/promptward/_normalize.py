@@ -125,7 +125,9 @@ _INVISIBLE = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
     "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U0001d173-\U0001d17a\U000e0100-\U000e01ef]+"
 )
-_TOKEN = re.compile(r"\S+")
+# Tokens with a non-ASCII character (ASCII is NFKC-stable; the look-behind starts the scan at word
+# starts), and runs of non-ASCII spaces, which NFKC turns into plain ones.
+_TOKEN = re.compile(r"(?<!\S)\S*?[^\x00-\x7f\s]\S*|[^\S\x00-\x7f]+")
 
 
 def _nfkc(text: str) -> tuple[str, list[Edit]]:
@@ -145,11 +147,13 @@ _CONFUSABLES = str.maketrans(
 _ALWAYS = str.maketrans({"ı": "i", "ȷ": "j", "ℓ": "l", "İ": "I"})
 _ALWAYS_GATE = re.compile("[ıȷℓİ]")
 _SCRIPTS_GATE = re.compile(r"[\u0370-\u03ff\u0400-\u052f]")
-_MIXED_CANDIDATE = re.compile(r"[\w@$]*[\u0370-\u03ff\u0400-\u04ff\u0500-\u052f][\w@$]*")
 _LATIN_LETTERS = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff"
 _HAS_LATIN = re.compile(f"[{_LATIN_LETTERS}]")
 _LATIN_LIKE = re.compile(f"[{_LATIN_LETTERS}0-9@$]")
 _NON_LATIN = re.compile(r"[\u0370-\u03ff\u0400-\u052f]")
+_SCRIPT_SWITCH = re.compile(
+    f"[{_LATIN_LETTERS}][\\d@$_]*[\\u0370-\\u03ff\\u0400-\\u052f]|[\\u0370-\\u03ff\\u0400-\\u052f][\\d@$_]*[{_LATIN_LETTERS}]"
+)
 _NON_CONFUSABLE = re.compile("[^" + "".join(sorted({chr(k) for k in _CONFUSABLES})) + r"\W\d_]")
 
 
@@ -161,22 +165,42 @@ def _confusables(text: str) -> tuple[str, list[Edit]]:
         text = text.translate(_ALWAYS)
     if not _SCRIPTS_GATE.search(text):
         return text, edits
-
-    def fold_mixed(word: str) -> str:
-        return word.translate(_CONFUSABLES) if _HAS_LATIN.search(word) else word
-
-    text, more = _rewrite(_MIXED_CANDIDATE, text, fold_mixed)
-    edits = _merge(edits, more)
+    # Words that mix scripts hold a Latin letter next to a Greek or Cyrillic one (digits, @, $ between).
+    words = {_word_around(text, m.start()) for m in _SCRIPT_SWITCH.finditer(text)}
     # In text that is mostly Latin, a word spelled only with look-alike letters is folded too. Digits,
     # @ and $ count as Latin so that folding leetspeak later cannot change this verdict.
-    if len(_LATIN_LIKE.findall(text)) > 3 * len(_NON_LATIN.findall(text)):
+    lone = {_word_around(text, m.start()) for m in _SCRIPTS_GATE.finditer(text)} - words
+    lone = {(a, b) for a, b in lone if not _NON_CONFUSABLE.search(text, a, b)}
+    if lone and _LATIN_LIKE.subn("", text)[1] > 3 * _NON_LATIN.subn("", text)[1]:
+        words |= lone
+    if not words:
+        return text, edits
+    chars = list(text)
+    for start, end in sorted(words):
+        word = text[start:end]
+        folded = word.translate(_CONFUSABLES)
+        chars[start:end] = folded
+        edits.extend(
+            (start + i, start + i + 1, start + i, start + i + 1)
+            for i, (a, b) in enumerate(zip(word, folded, strict=True))
+            if a != b
+        )
+    return "".join(chars), sorted(set(edits))
 
-        def fold_lone(word: str) -> str:
-            return word if _NON_CONFUSABLE.search(word) else word.translate(_CONFUSABLES)
 
-        text, more = _rewrite(_MIXED_CANDIDATE, text, fold_lone)
-        edits = _merge(edits, more)
-    return text, edits
+def _word_around(text: str, index: int) -> tuple[int, int]:
+    """The [start, end) of the word ([\\w@$] characters) holding text[index]."""
+    start = index
+    while start > 0 and _is_word_char(text[start - 1]):
+        start -= 1
+    end = index + 1
+    while end < len(text) and _is_word_char(text[end]):
+        end += 1
+    return start, end
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char in "_@$"
 
 
 def _merge(edits: list[Edit], same_length: list[Edit]) -> list[Edit]:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol
 
@@ -25,12 +25,7 @@ from ._decision import Action, Decision, PromptRef
 from ._exceptions import ConfigError
 
 __all__ = ["GuardMiddleware", "Route", "Screening"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from ._asgi_io import ASGIApp, Message, Receive, Scope, Send, Stop, problem, replay, with_headers
 
 log = logging.getLogger("promptward.asgi")
 _JSON_TYPES = ("application/json", "")
@@ -111,10 +106,6 @@ def _status(value: str | int, name: str) -> int:
     return status
 
 
-class _Stop(Exception):
-    """The request ended early: the client went away, or we already answered."""
-
-
 @dataclass(slots=True)
 class _Request:
     """Everything about one request while it is screened (a local, never stored on the middleware)."""
@@ -152,7 +143,7 @@ class GuardMiddleware:
         if scope["type"] == "http":
             route = self._match(scope)
             if route is not None:
-                with contextlib.suppress(_Stop):
+                with contextlib.suppress(Stop):
                     await self._screen(route, _Request(scope, receive, send))
                 return
         elif scope["type"] == "lifespan":
@@ -195,7 +186,7 @@ class GuardMiddleware:
             log.error("screening %s %s failed (fail_mode=%s)", scope["method"], scope["path"], self.guard.fail_mode)
             log.debug("guard error", exc_info=True)
             if self.guard.fail_mode == "closed":
-                await _problem(request.send, 503, "Screening unavailable", "The request could not be screened.")
+                await problem(request.send, 503, "Screening unavailable", "The request could not be screened.")
             screening = Screening(Action.ALLOW, prompt=route.prompt_ref, error=type(exc).__name__)
             await self._forward(request, screening)
             return
@@ -205,7 +196,7 @@ class GuardMiddleware:
             status = route.on_block or self.block_status
             detail = "The request was refused by the content policy."
             members = {"decision_id": worst.id}
-            await _problem(request.send, status, "Request blocked", detail, members, self._headers(screening))
+            await problem(request.send, status, "Request blocked", detail, members, self._headers(screening))
         redacted = [(h, d.redacted_text) for h, d in zip(hits, decisions, strict=True) if d.redacted_text is not None]
         if redacted:
             self._rewrite(request, redacted, document, pairs, query, kind)
@@ -228,10 +219,10 @@ class GuardMiddleware:
         elif length == b"0":
             return [], None, [], ""
         else:
-            await _problem(request.send, 415, "Unsupported media type", _expected(route, mime))
+            await problem(request.send, 415, "Unsupported media type", _expected(route, mime), close=True)
         if encoding not in (b"identity", b""):
             detail = "Compressed request bodies cannot be screened; send them uncompressed."
-            await _problem(request.send, 415, "Unsupported content encoding", detail)
+            await problem(request.send, 415, "Unsupported content encoding", detail, close=True)
         body = request.body = await self._read_body(request)
         if not body.strip():
             return [], None, [], kind
@@ -241,7 +232,7 @@ class GuardMiddleware:
         try:
             document = json.loads(body)
         except (ValueError, RecursionError):
-            await _problem(request.send, route.on_invalid_json, "Invalid JSON", "The request body is not valid JSON.")
+            await problem(request.send, route.on_invalid_json, "Invalid JSON", "The request body is not valid JSON.")
         return json_hits(document, route.json_specs), document, [], kind
 
     async def _read_body(self, request: _Request) -> bytes:
@@ -250,7 +241,7 @@ class GuardMiddleware:
         while True:
             message = await request.receive()
             if message["type"] == "http.disconnect":
-                raise _Stop  # the client went away: nobody to answer
+                raise Stop  # the client went away: nobody to answer
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
@@ -261,7 +252,7 @@ class GuardMiddleware:
 
     async def _too_large(self, send: Send) -> NoReturn:
         detail = f"The request body is larger than {self.max_body_bytes} bytes."
-        await _problem(send, 413, "Request body too large", detail)
+        await problem(send, 413, "Request body too large", detail, close=True)
 
     @staticmethod
     def _rewrite(
@@ -298,11 +289,11 @@ class GuardMiddleware:
     async def _forward(self, request: _Request, screening: Screening) -> None:
         scope = dict(request.scope)
         scope["state"] = {**scope.get("state", {}), "promptward": screening}
-        receive = request.receive if request.body is None else _replay(request.body, request.receive)
+        receive = request.receive if request.body is None else replay(request.body, request.receive)
         send = request.send
         extra = self._headers(screening)
         if extra:
-            send = _with_headers(send, extra)
+            send = with_headers(send, extra)
         await self.app(scope, receive, send)
 
     def _headers(self, screening: Screening) -> list[tuple[bytes, bytes]]:
@@ -325,52 +316,3 @@ def _worst(decisions: Sequence[Decision]) -> Action:
 def _expected(route: Route, mime: str) -> str:
     wanted = " or ".join(t for t, ok in (("application/json", route.json_specs), (_FORM_TYPE, route.form_names)) if ok)
     return f"This endpoint accepts {wanted}, not {mime or 'an unnamed type'}."
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()  # after the body: wait for the disconnect, as the server would
-
-    return replay
-
-
-def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
-    async def send_with_headers(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = dict(message)
-            message["headers"] = [*message.get("headers", ()), *extra]
-        await send(message)
-
-    return send_with_headers
-
-
-async def _problem(
-    send: Send,
-    status: int,
-    title: str,
-    detail: str,
-    members: dict[str, Any] | None = None,
-    headers: list[tuple[bytes, bytes]] | None = None,
-) -> NoReturn:
-    """Answer with an RFC 9457 problem+json body, then stop handling the request."""
-    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail, **(members or {})})
-    data = body.encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(data)).encode()),
-                *(headers or ()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": data})
-    raise _Stop
