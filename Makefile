@@ -51,8 +51,11 @@ eval: $(STAMP) $(PEERS_STAMP)
 	exit $$status
 
 bench: $(STAMP) $(PEERS_STAMP)
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python benchmarks/speed.py --corpora $(CORPORA)
 	$(BIN)/python benchmarks/speed_pii.py
+	-$(BIN)/python benchmarks/asgi_throughput.py
+	-$(BIN)/python benchmarks/registry_load.py
 
 clean:
 	rm -rf $(VENV) $(PEERS) .pytest_cache .mypy_cache .ruff_cache .hypothesis reports

@@ -19,8 +19,8 @@ Scenarios, each for --duration seconds, interleaved over --rounds rounds so that
 It prints requests per second (the median over rounds), p50 and p99 latency (wrk's, of the median round),
 and the ratio against bare: each round's figure over that round's bare figure, the median over rounds (the
 machine's speed drifting between rounds then cancels out). With 2+ CPUs the server is pinned to the last CPU
-and wrk to the first (PW_BENCH_NO_PIN=1 turns that off). Targets: fetch >= 50% of bare, 304 >= 75% of bare. The exit code is 0 (it is a
-report) unless --strict is given and a target is missed.
+and wrk to the first (PW_BENCH_NO_PIN=1 turns that off). Targets: fetch >= 50% of bare, 304 >= 75% of bare.
+The exit code is 0 (it is a report) unless --strict is given and a target is missed.
 """
 
 from __future__ import annotations

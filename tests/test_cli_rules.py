@@ -161,3 +161,36 @@ def test_new_scaffolds_a_rule_that_loads(tmp_path: Path, capsys: pytest.CaptureF
 )
 def test_usage_errors_exit_2(args: list[str]) -> None:
     assert main(args) == 2
+
+
+def test_a_pattern_that_hangs_the_regex_engine_is_bounded_and_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = tmp_path / "slow.yaml"
+    pack.write_text(
+        "pack: slow\nversion: '1'\nrules:\n"
+        "  - id: slow.backtrack.nested\n    kind: regex\n    engine: regex\n    category: test\n"
+        "    severity: high\n    pattern: '(?<=x)(a|aa)+$'\n"
+        "    examples:\n      match: [xaaaa, xaaaaaa]\n"
+        "      no_match: ['x" + "a" * 60 + "b', 'calm words']\n",
+        encoding="utf-8",
+    )
+    assert main(["rules", "test", str(pack), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    failure = report["failures"][0]
+    assert failure["kind"] == "timeout" and "promptward.engine.timeout" in failure["fired"]
+    assert main(["rules", "lint", str(pack), "--json"]) == 1
+    assert "PW010" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content", [b"- a\n- list\n", b"\xff\xfe\x00\x01binary"])
+def test_packs_that_are_not_packs_exit_2_without_a_traceback(
+    tmp_path: Path, content: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = tmp_path / "bad.yaml"
+    pack.write_bytes(content)
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"text": "hi", "label": "benign"}\n')
+    assert main(["rules", "eval", str(pack), "--corpus", str(corpus)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and str(pack) in err

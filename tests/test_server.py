@@ -253,10 +253,10 @@ def test_chat_template_and_protected_label(live: Live) -> None:
 # -- bad input: status, problem body, no partial write ----------------------------------------------------
 
 
-def test_malformed_json_is_400(sqlite_live: Live) -> None:
-    with sqlite_live.client("editor") as client:
+def test_malformed_json_is_400(live: Live) -> None:
+    with live.client("editor") as client:
         create(client)
-        before = snapshot(sqlite_live)
+        before = snapshot(live)
         response = client.post(
             "/prompts/greet/versions", content=b'{"template": "x", ', headers={"Content-Type": "application/json"}
         )
@@ -269,11 +269,11 @@ def test_malformed_json_is_400(sqlite_live: Live) -> None:
             415,
             "header.Content-Type",
         )
-    assert snapshot(sqlite_live) == before
+    assert snapshot(live) == before
 
 
-def test_unknown_prompt_version_label_and_route_are_404(sqlite_live: Live) -> None:
-    with sqlite_live.client("reader") as reader, sqlite_live.client("editor") as editor:
+def test_unknown_prompt_version_label_and_route_are_404(live: Live) -> None:
+    with live.client("reader") as reader, live.client("editor") as editor:
         create(editor)
         for path in (
             "/prompts/nope",
@@ -291,10 +291,10 @@ def test_unknown_prompt_version_label_and_route_are_404(sqlite_live: Live) -> No
         assert_problem(reader.get("/prompts/greet", params={"version": 9}), 404)
         assert_problem(reader.get("/prompts/greet/diff", params={"from": 1, "to": 9}), 404, "query.to")
         assert_problem(reader.post("/prompts/nope/render", json={"variables": {}}), 404)
-        before = snapshot(sqlite_live)
+        before = snapshot(live)
         assert_problem(editor.put("/prompts/nope/labels/production", json={"version": 1}), 404)
         assert_problem(editor.post("/prompts/greet/labels/production/rollback"), 404)
-        assert snapshot(sqlite_live) == before
+        assert snapshot(live) == before
         assert_problem(editor.delete("/prompts/greet"), 405)
 
 
@@ -322,15 +322,15 @@ def test_missing_or_unknown_key_is_401_and_wrong_role_403(sqlite_live: Live) -> 
         assert_problem(reader.get("/prompts"), 401)
 
 
-def test_stale_if_match_is_412_and_writes_nothing(sqlite_live: Live) -> None:
-    with sqlite_live.client("editor") as first, sqlite_live.client("admin") as second:
+def test_stale_if_match_is_412_and_writes_nothing(live: Live) -> None:
+    with live.client("editor") as first, live.client("admin") as second:
         create(first)
         create(first, template="Hi {{ city }} ({{ tone }})")
         seen = first.put("/prompts/greet/labels/production", json={"version": 1}).headers["etag"]
         assert second.put(
             "/prompts/greet/labels/production", json={"version": 2}, headers={"If-Match": seen}
         ).is_success
-        before = snapshot(sqlite_live)
+        before = snapshot(live)
         stale = first.put("/prompts/greet/labels/production", json={"version": 1}, headers={"If-Match": seen})
         body = assert_problem(stale, 412, "header.If-Match")
         assert stale.headers["etag"] == '"r2"' and "revision 2" in body["detail"]
@@ -339,19 +339,19 @@ def test_stale_if_match_is_412_and_writes_nothing(sqlite_live: Live) -> None:
             first.put("/prompts/greet/labels/production", json={"version": 1}, headers={"If-Match": "junk"}), 412
         )
         assert_problem(first.put("/prompts/greet/labels/new", json={"version": 1}, headers={"If-Match": '"r1"'}), 412)
-        assert snapshot(sqlite_live) == before
+        assert snapshot(live) == before
         assert first.get("/prompts/greet", params={"label": "production"}).json()["version"] == 2
 
 
-def test_concurrent_label_moves_with_the_same_if_match_one_wins(sqlite_live: Live) -> None:
-    with sqlite_live.client("editor") as client:
+def test_concurrent_label_moves_with_the_same_if_match_one_wins(live: Live) -> None:
+    with live.client("editor") as client:
         for n in range(4):
             create(client, template=f"v{n} {{{{ city }}}} {{{{ tone }}}}")
         etag = client.put("/prompts/greet/labels/production", json={"version": 1}).headers["etag"]
     results: list[int] = []
 
     def move(version: int) -> None:
-        with sqlite_live.client("editor") as client:
+        with live.client("editor") as client:
             response = client.put(
                 "/prompts/greet/labels/production", json={"version": version}, headers={"If-Match": etag}
             )
@@ -363,7 +363,7 @@ def test_concurrent_label_moves_with_the_same_if_match_one_wins(sqlite_live: Liv
     for thread in threads:
         thread.join()
     assert sorted(results) == [200, 412, 412]
-    with sqlite_live.client("reader") as reader:
+    with live.client("reader") as reader:
         assert len(reader.get("/prompts/greet/labels/production/history").json()["items"]) == 2
 
 
@@ -396,22 +396,22 @@ def test_concurrent_label_moves_with_the_same_if_match_one_wins(sqlite_live: Liv
     ],
 )
 def test_invalid_template_or_contract_is_422_with_location(
-    sqlite_live: Live, body: dict[str, Any], field: str, words: str
+    live: Live, body: dict[str, Any], field: str, words: str
 ) -> None:
-    with sqlite_live.client("editor") as client:
+    with live.client("editor") as client:
         create(client)
-        before = snapshot(sqlite_live)
+        before = snapshot(live)
         problem = assert_problem(client.post("/prompts/greet/versions", json=body), 422, field)
         assert words in problem["detail"] + " ".join(error["message"] for error in problem["errors"])
-        assert snapshot(sqlite_live) == before
+        assert snapshot(live) == before
         assert_problem(client.post("/prompts/Bad Slug/versions", json={"template": "x"}), 422, "path.slug")
 
 
-def test_bad_label_moves_are_422(sqlite_live: Live) -> None:
-    with sqlite_live.client("editor") as client:
+def test_bad_label_moves_are_422(live: Live) -> None:
+    with live.client("editor") as client:
         create(client)
         client.put("/prompts/greet/labels/production", json={"version": 1})
-        before = snapshot(sqlite_live)
+        before = snapshot(live)
         cases = [
             ({"version": 7}, "body.targets[0].version"),
             ({"targets": [{"version": 1, "weight": 60}, {"version": 1, "weight": 40}]}, "body.targets[1].version"),
@@ -425,13 +425,13 @@ def test_bad_label_moves_are_422(sqlite_live: Live) -> None:
         for payload, field in cases:
             assert_problem(client.put("/prompts/greet/labels/production", json=payload), 422, field)
         assert_problem(client.put("/prompts/greet/labels/Bad%20Name", json={"version": 1}), 422, "path.label")
-        assert snapshot(sqlite_live) == before
+        assert snapshot(live) == before
 
 
-def test_body_over_the_limit_is_413(sqlite_live: Live) -> None:
-    with sqlite_live.client("editor") as client:
+def test_body_over_the_limit_is_413(live: Live) -> None:
+    with live.client("editor") as client:
         create(client)
-        before = snapshot(sqlite_live)
+        before = snapshot(live)
         huge = {"template": "x" * (LIMIT + 100), "contract": {}}
         assert_problem(client.post("/prompts/greet/versions", json=huge), 413)
 
@@ -445,11 +445,11 @@ def test_body_over_the_limit_is_413(sqlite_live: Live) -> None:
             "/prompts/greet/versions", content=chunks(), headers={"Content-Type": "application/json"}
         )
         assert_problem(streamed, 413)
-        assert snapshot(sqlite_live) == before
+        assert snapshot(live) == before
 
 
-def test_render_validates_with_the_contract_and_names_the_variable(sqlite_live: Live) -> None:
-    with sqlite_live.client("reader") as reader, sqlite_live.client("editor") as editor:
+def test_render_validates_with_the_contract_and_names_the_variable(live: Live) -> None:
+    with live.client("reader") as reader, live.client("editor") as editor:
         create(editor)
         cases: list[tuple[dict[str, Any], str, str]] = [
             ({}, "body.variables.city", "required"),
@@ -467,8 +467,8 @@ def test_render_validates_with_the_contract_and_names_the_variable(sqlite_live: 
         assert ok.json()["rendered"] == "Write a dry note about Oslo." and ok.json()["variant"] == "v1"
 
 
-def test_etags_give_304_and_change_when_the_label_moves(sqlite_live: Live) -> None:
-    with sqlite_live.client("editor") as client:
+def test_etags_give_304_and_change_when_the_label_moves(live: Live) -> None:
+    with live.client("editor") as client:
         create(client)
         create(client, template="{{ city }}! {{ tone }}")
         client.put("/prompts/greet/labels/production", json={"version": 1})
@@ -495,8 +495,8 @@ def test_etags_give_304_and_change_when_the_label_moves(sqlite_live: Live) -> No
         assert moved.status_code == 200 and moved.json()["version"] == 2
 
 
-def test_pagination_follows_next_links(sqlite_live: Live) -> None:
-    with sqlite_live.client("editor") as client:
+def test_pagination_follows_next_links(live: Live) -> None:
+    with live.client("editor") as client:
         for n in range(7):
             assert create(client, template=f"{n}: {{{{ city }}}} {{{{ tone }}}}").status_code == 201
             assert create(client, f"p{n}", template="{{ city }} {{ tone }}").status_code == 201
@@ -558,17 +558,17 @@ def test_every_documented_status_is_one_the_route_can_answer(sqlite_live: Live) 
     assert paths["/prompts/{slug}/labels/{label}"]["put"]["x-required-role"] == "editor"
 
 
-def test_rollback_without_history_is_409(sqlite_live: Live) -> None:
-    with sqlite_live.client("editor") as client:
+def test_rollback_without_history_is_409(live: Live) -> None:
+    with live.client("editor") as client:
         create(client)
         client.put("/prompts/greet/labels/production", json={"version": 1})
-        before = snapshot(sqlite_live)
+        before = snapshot(live)
         assert_problem(client.post("/prompts/greet/labels/production/rollback"), 409)
-        assert snapshot(sqlite_live) == before
+        assert snapshot(live) == before
 
 
-def test_audit_names_the_key_that_wrote(sqlite_live: Live) -> None:
-    with sqlite_live.client("editor") as editor, sqlite_live.client("admin") as admin:
+def test_audit_names_the_key_that_wrote(live: Live) -> None:
+    with live.client("editor") as editor, live.client("admin") as admin:
         create(editor)
         admin.put("/prompts/greet/labels/production", json={"version": 1, "protected": True})
         entries = editor.get("/prompts/greet/history").json()["items"]

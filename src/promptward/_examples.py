@@ -14,12 +14,14 @@ class ExampleFailure:
     pack: str
     path: str | None
     rule_id: str
-    kind: str  # "match" (should fire, did not) or "no_match" (fired, should not)
+    kind: str  # "match" (should fire, did not), "no_match" (fired, should not) or "timeout"
     example: str
     fired: tuple[str, ...]
 
     def describe(self) -> str:
         others = ", ".join(r for r in self.fired if r != self.rule_id) or "nothing"
+        if self.kind == "timeout":
+            return f"{self.rule_id} ran past its time budget on {self.example!r}"
         if self.kind == "match":
             return f"{self.rule_id} did not fire on {self.example!r} (fired instead: {others})"
         return f"{self.rule_id} fired on its no_match example {self.example!r}"
@@ -49,7 +51,10 @@ def example_failures(packs: Sequence[RulePack]) -> tuple[int, list[ExampleFailur
             for kind, examples in (("match", rule.examples.match), ("no_match", rule.examples.no_match)):
                 for example in examples:
                     count += 1
-                    fired = tuple(sorted({f.rule_id for f in guard.check(example).findings}))
-                    if (rule.id in fired) != (kind == "match"):
+                    findings = guard.check(example).findings
+                    fired = tuple(sorted({f.rule_id for f in findings}))
+                    if any(f.detail and f.detail.endswith(f"rule {rule.id}") for f in findings):
+                        failures.append(ExampleFailure(pack.pack, pack.source, rule.id, "timeout", example, fired))
+                    elif (rule.id in fired) != (kind == "match"):
                         failures.append(ExampleFailure(pack.pack, pack.source, rule.id, kind, example, fired))
     return count, failures

@@ -36,10 +36,15 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="promptward")
 def cli() -> None:
-    """promptward: screen untrusted text with rule packs.
+    """promptward: screen untrusted text with rule packs, and audit the packs.
 
     \b
-    Exit codes: 0 clean, 1 blocked (or failed checks), 2 usage or configuration error.
+    Examples:
+      promptward check "Ignore all previous instructions"
+      promptward rules lint rules/ && promptward rules test rules/
+      promptward rules eval rules/ --corpus corpus.jsonl
+    \b
+    Exit codes: 0 clean, 1 blocked or failed checks, 2 usage or configuration error.
     """
 
 

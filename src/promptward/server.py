@@ -24,14 +24,11 @@ store is written, and each store write is one transaction, so a refused request 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -40,15 +37,22 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ._apikeys import ApiKey, KeyRing, Role
-from ._exceptions import (
-    ConfigError,
-    PromptNotFound,
-    RegistryError,
-    RegistryUnavailable,
-    TemplateError,
-    VersionConflict,
+from ._exceptions import PromptNotFound, TemplateError
+from ._server_checks import (
+    BODIES,
+    CreateVersion,
+    MoveLabel,
+    Render,
+    Target,
+    check_targets,
+    check_template,
+    checked_name,
+    expected_revision,
+    label_etag,
+    require_admin_for,
+    retrying,
+    translate,
 )
-from ._registry.models import SLUG_PATTERN
 from ._server_http import (
     Problem,
     etag_matches,
@@ -59,11 +63,10 @@ from ._server_http import (
     problem_response,
     query_int,
     read_json,
-    revision_from_if_match,
     validate_body,
 )
 from ._server_openapi import OPERATIONS, Operation, build_openapi
-from ._templates import NAME_PATTERN, Template, VariableSpec, check_contract, render_version
+from ._templates import Template, render_version
 
 if TYPE_CHECKING:
     from ._registry.models import Label, PromptVersion
@@ -71,51 +74,10 @@ if TYPE_CHECKING:
 
 __all__ = ["create_registry_app"]
 
-NAME = re.compile(SLUG_PATTERN)
 LATEST = "private, no-cache"
 IMMUTABLE = "private, max-age=31536000, immutable"
 _CACHE_SIZE = 2048
-_RETRIES = 20
 T = TypeVar("T")
-_log = logging.getLogger("promptward.server")
-
-
-class CreateVersion(BaseModel):
-    """A new version: the template (text, or chat messages), its variable contract and the model config."""
-
-    model_config = ConfigDict(extra="forbid")
-    template: str | list[dict[str, str]]
-    contract: dict[str, VariableSpec] = Field(default_factory=dict)
-    config: dict[str, Any] = Field(default_factory=dict)
-    message: str = ""
-
-
-class Target(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    version: int = Field(ge=1)
-    weight: float = Field(ge=0, le=100)
-
-
-class MoveLabel(BaseModel):
-    """Point a label at one version, or at weighted versions for a rollout (weights sum to 100)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-    version: int | None = Field(default=None, ge=1)
-    targets: list[Target] | None = Field(default=None, min_length=1)
-    protected: bool | None = None
-
-
-class Render(BaseModel):
-    """Render a version (?version, ?label with a unit id for rollouts, or the latest) with these variables."""
-
-    model_config = ConfigDict(extra="forbid")
-    variables: dict[str, Any] = Field(default_factory=dict)
-    version: int | None = Field(default=None, ge=1)
-    label: str | None = None
-    unit_id: str | None = None
-
-
-BODIES: dict[str, type[BaseModel]] = {"CreateVersion": CreateVersion, "MoveLabel": MoveLabel, "Render": Render}
 
 
 def create_registry_app(
@@ -178,7 +140,7 @@ class _Registry:
             except Problem as problem:
                 return problem_response(problem, request.url.path)
             except Exception as exc:
-                return problem_response(_translate(exc, request), request.url.path)
+                return problem_response(translate(exc, request), request.url.path)
 
         return run
 
@@ -264,7 +226,7 @@ class _Registry:
     async def get_label(self, request: Request, key: ApiKey | None) -> Response:
         slug, name = request.path_params["slug"], request.path_params["label"]
         label = await self.read(self.store.get_label, slug, name)
-        etag = _label_etag(label)
+        etag = label_etag(label)
         if etag_matches(request.headers.get("if-none-match"), etag):
             return not_modified(etag, LATEST)
         return json_response(label.model_dump(mode="json"), headers={"ETag": etag, "Cache-Control": LATEST})
@@ -329,9 +291,9 @@ class _Registry:
 
     async def create_version(self, request: Request, key: ApiKey | None) -> Response:
         assert key is not None
-        slug = _checked_name(request.path_params["slug"], "path.slug")
+        slug = checked_name(request.path_params["slug"], "path.slug")
         body = validate_body(CreateVersion, await read_json(request, self.limit))
-        warnings = _check_template(body)
+        warnings = check_template(body)
         version, created = await run_in_threadpool(
             self.store.create_version,
             slug,
@@ -349,16 +311,16 @@ class _Registry:
 
     async def move_label(self, request: Request, key: ApiKey | None) -> Response:
         assert key is not None
-        slug, name = request.path_params["slug"], _checked_name(request.path_params["label"], "path.label")
+        slug, name = request.path_params["slug"], checked_name(request.path_params["label"], "path.label")
         body = validate_body(MoveLabel, await read_json(request, self.limit))
         if (body.version is None) == (body.targets is None):
             raise Problem(422, "give either 'version' or 'targets'", errors=[("body.version", "or targets, one")])
         targets = body.targets or [Target(version=body.version or 0, weight=100.0)]
         label, created = await run_in_threadpool(
-            _retrying, request, lambda: self._move(request, key, slug, name, targets, body.protected)
+            retrying, request, lambda: self._move(request, key, slug, name, targets, body.protected)
         )
         return json_response(
-            label.model_dump(mode="json"), status=201 if created else 200, headers={"ETag": _label_etag(label)}
+            label.model_dump(mode="json"), status=201 if created else 200, headers={"ETag": label_etag(label)}
         )
 
     async def rollback_label(self, request: Request, key: ApiKey | None) -> Response:
@@ -367,12 +329,12 @@ class _Registry:
 
         def rollback() -> Label:
             current = self.store.get_label(slug, name)
-            expected = _expected_revision(request, current)
-            _require_admin_for(current.protected, key, name)
+            expected = expected_revision(request, current)
+            require_admin_for(current.protected, key, name)
             return self.store.rollback_label(slug, name, actor=key.name, expected_revision=expected)
 
-        label = await run_in_threadpool(_retrying, request, rollback)
-        return json_response(label.model_dump(mode="json"), headers={"ETag": _label_etag(label)})
+        label = await run_in_threadpool(retrying, request, rollback)
+        return json_response(label.model_dump(mode="json"), headers={"ETag": label_etag(label)})
 
     # -- store access (runs in the thread pool) ----------------------------------------------------------------
 
@@ -444,10 +406,10 @@ class _Registry:
             current: Label | None = self.store.get_label(slug, name)
         except PromptNotFound:
             current = None
-        expected = _expected_revision(request, current)
+        expected = expected_revision(request, current)
         was_protected = current.protected if current else False
-        _require_admin_for(was_protected or (protected is not None and protected != was_protected), key, name)
-        _check_targets(self, slug, targets)
+        require_admin_for(was_protected or (protected is not None and protected != was_protected), key, name)
+        check_targets(self.store, slug, targets)
         label = self.store.move_label(
             slug,
             name,
@@ -457,17 +419,6 @@ class _Registry:
             protected=protected,
         )
         return label, current is None
-
-
-def _retrying(request: Request, write: Callable[[], T]) -> T:
-    """Run a label write; without If-Match the client asked for "move regardless", so a race is retried."""
-    for _ in range(_RETRIES):
-        try:
-            return write()
-        except VersionConflict:
-            if "if-match" in request.headers:
-                raise
-    return write()
 
 
 class _Cached(NamedTuple):
@@ -480,85 +431,6 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _label_etag(label: Label) -> str:
-    return f'"r{label.revision}"'
-
-
-def _expected_revision(request: Request, current: Label | None) -> int | None:
-    """The revision the writer last saw (If-Match), checked now; without If-Match, the current one."""
-    header = request.headers.get("if-match")
-    wanted = revision_from_if_match(header)
-    if header is not None and current is None:
-        raise Problem(
-            412,
-            "If-Match was sent but the label does not exist yet; send no If-Match to create it",
-            errors=[("header.If-Match", header)],
-        )
-    if wanted is not None and current is not None and wanted != current.revision:
-        raise Problem(
-            412,
-            f"the label is at revision {current.revision}, not the one in If-Match; fetch it, then retry",
-            errors=[("header.If-Match", f'current ETag is "r{current.revision}"')],
-            headers={"ETag": _label_etag(current)},
-        )
-    return current.revision if current is not None else None
-
-
-def _require_admin_for(protected: bool, key: ApiKey, name: str) -> None:
-    if protected and not key.allows("admin"):
-        raise Problem(403, f"label '{name}' is protected: only the admin role may move it or change its protection")
-
-
-def _check_targets(registry: _Registry, slug: str, targets: list[Target]) -> None:
-    errors = []
-    seen: set[int] = set()
-    for index, target in enumerate(targets):
-        if target.version in seen:
-            errors.append((f"body.targets[{index}].version", f"version {target.version} is listed twice"))
-        seen.add(target.version)
-        try:
-            registry.store.get_version(slug, target.version)
-        except PromptNotFound:
-            errors.append((f"body.targets[{index}].version", f"{slug!r} has no version {target.version}"))
-    total = sum(target.weight for target in targets)
-    if abs(total - 100.0) > 1e-6:
-        errors.append(("body.targets", f"weights sum to {total:g}; they must sum to 100"))
-    if errors:
-        raise Problem(422, f"the label cannot point there: {errors[0][1]}", errors=errors)
-
-
-def _checked_name(value: str, field: str) -> str:
-    if not NAME.match(value):
-        rule = "1-128 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
-        raise Problem(422, f"{value!r} is not a valid name: use {rule}", errors=[(field, rule)])
-    return value
-
-
-def _check_template(body: CreateVersion) -> list[str]:
-    """Parse the template and match it with the contract; 422 locating the fault, warnings otherwise."""
-    bad_names = [name for name in body.contract if not NAME_PATTERN.fullmatch(name)]
-    if bad_names:
-        raise Problem(
-            422,
-            f"contract: {bad_names[0]!r} is not a variable name",
-            errors=[(f"body.contract.{name}", "letters, digits, underscores") for name in bad_names],
-        )
-    try:
-        template = Template.parse(body.template)
-    except TemplateError as exc:
-        message = re.match(r"message (\d+)", str(exc))
-        field = f"body.template[{message.group(1)}]" if message and isinstance(body.template, list) else "body.template"
-        raise Problem(422, f"the template does not parse: {exc}", errors=[(field, str(exc))]) from None
-    undeclared = sorted(set(template.variables()) - set(body.contract))
-    if undeclared:
-        raise Problem(
-            422,
-            f"the template uses undeclared variables {undeclared}; declare them in the contract",
-            errors=[(f"body.contract.{name}", "used by the template, not declared") for name in undeclared],
-        )
-    return check_contract(template, body.contract)
-
-
 def _summary(version: PromptVersion) -> dict[str, Any]:
     return {
         "version": version.version,
@@ -569,21 +441,3 @@ def _summary(version: PromptVersion) -> dict[str, Any]:
         "created_at": version.created_at.isoformat(),
         "href": f"/prompts/{version.slug}/versions/{version.version}",
     }
-
-
-def _translate(exc: Exception, request: Request) -> Problem:
-    """The problem a store or template error means for the client."""
-    if isinstance(exc, PromptNotFound):
-        return Problem(404, str(exc))
-    if isinstance(exc, VersionConflict):
-        if "if-match" in request.headers:
-            return Problem(412, f"{exc}; fetch the label again, then retry", errors=[("header.If-Match", "stale")])
-        return Problem(409, f"{exc}; someone wrote at the same time, retry")
-    if isinstance(exc, RegistryUnavailable):
-        return Problem(503, str(exc))
-    if isinstance(exc, RegistryError):
-        return Problem(409, str(exc))
-    if isinstance(exc, ConfigError | TemplateError):
-        return Problem(422, str(exc), errors=[("body", str(exc))])
-    _log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return Problem(500, f"the server failed ({type(exc).__name__}); the server log has the details")
