@@ -46,7 +46,7 @@ class Guard:
         regex_timeout: float = 0.05,
         decode: DecodeBudget | Mapping[str, int] | None = None,
         presidio: bool | Iterable[str] = False,
-        sink: Sink | RecordWriter | None = None,
+        sink: Sink | RecordWriter | str | None = None,
     ) -> None:
         config = GuardConfig.model_validate(
             {

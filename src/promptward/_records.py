@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ._decision import Decision
+from ._exceptions import ConfigError
 from ._records_sql import PostgresSink, SqliteSink
 
 log = logging.getLogger("promptward.records")
@@ -173,8 +174,25 @@ class RecordWriter:
                 self._counts["written"] += len(batch)
 
 
-def as_writer(sink: Sink | RecordWriter | None) -> RecordWriter | None:
-    """What Guard(sink=...) accepts: a RecordWriter, or a plain sink wrapped in one."""
+def open_sink(spec: str, *, table: str | None = None) -> Any:
+    """A sink named like the CLI's --sink: jsonl:PATH (or PATH.jsonl), sqlite:PATH or postgresql://..."""
+
+    scheme, _, rest = spec.partition(":")
+    if scheme in ("postgresql", "postgres"):
+        return PostgresSink(spec, table=table or "promptward_decisions")
+    if scheme == "sqlite" and rest:
+        return SqliteSink(rest, table=table or "promptward_decisions")
+    if scheme == "jsonl" and rest:
+        return JsonlSink(rest)
+    if spec.endswith(".jsonl"):
+        return JsonlSink(spec)
+    raise ConfigError(f"unknown sink {spec!r}: use jsonl:PATH, sqlite:PATH or postgresql://user@host/db")
+
+
+def as_writer(sink: Sink | RecordWriter | str | None) -> RecordWriter | None:
+    """What Guard(sink=...) accepts: a RecordWriter, a plain sink wrapped in one, or a sink spec string."""
+    if isinstance(sink, str):
+        sink = open_sink(sink)
     if sink is None or isinstance(sink, RecordWriter):
         return sink
     if not isinstance(sink, Sink):

@@ -27,6 +27,7 @@ class GuardConfig(BaseModel):
     regex_timeout: float = Field(default=0.05, gt=0)
     decode: dict[str, int] | None = None
     presidio: bool | list[str] = False
+    sink: str | None = None
 
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> GuardConfig:
@@ -66,4 +67,5 @@ class GuardConfig(BaseModel):
             regex_timeout=self.regex_timeout,
             decode=self.decode,
             presidio=self.presidio,
+            sink=self.sink,
         )

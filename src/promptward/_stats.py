@@ -135,16 +135,7 @@ def _order(key: tuple[Any, ...]) -> tuple[str, ...]:
 
 def read_sink(spec: str, *, since: float | None = None, table: str | None = None) -> Iterator[dict[str, Any]]:
     """Records from a sink named like the CLI's --sink: jsonl:PATH, sqlite:PATH or postgresql://..."""
-    from ._records import JsonlSink, PostgresSink, SqliteSink
+    from ._records import JsonlSink, open_sink
 
-    scheme, _, rest = spec.partition(":")
-    if scheme in ("postgresql", "postgres"):
-        yield from PostgresSink(spec, table=table or "promptward_decisions").read(since=since)
-    elif scheme == "sqlite" and rest:
-        yield from SqliteSink(rest, table=table or "promptward_decisions").read(since=since)
-    elif scheme == "jsonl" and rest:
-        yield from JsonlSink(rest).read()
-    elif spec.endswith(".jsonl"):
-        yield from JsonlSink(spec).read()
-    else:
-        raise ConfigError(f"unknown sink {spec!r}: use jsonl:PATH, sqlite:PATH or postgresql://user@host/db")
+    sink = open_sink(spec, table=table)
+    yield from sink.read() if isinstance(sink, JsonlSink) else sink.read(since=since)
