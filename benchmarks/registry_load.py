@@ -96,9 +96,6 @@ def serve(kind: str, folder: Path, port: int, size: int) -> None:
     if server_cpu is not None:
         os.sched_setaffinity(0, {server_cpu})
     app = bare_app(size) if kind == "bare" else registry_app(folder)
-    if os.environ.get("PW_EXPERIMENT") == "freeze":
-        import gc
-        gc.freeze()
     uvicorn.run(app, host="127.0.0.1", port=port, workers=1, log_level="warning", access_log=False)
 
 
