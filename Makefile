@@ -56,6 +56,7 @@ bench: $(STAMP) $(PEERS_STAMP)
 	$(BIN)/python benchmarks/speed_pii.py
 	-$(BIN)/python benchmarks/asgi_throughput.py
 	-$(BIN)/python benchmarks/registry_load.py
+	-$(BIN)/python benchmarks/client_speed.py
 
 clean:
 	rm -rf $(VENV) $(PEERS) .pytest_cache .mypy_cache .ruff_cache .hypothesis reports

@@ -18,6 +18,7 @@ EXPECTED = [
     "MissingVariable",
     "PromptBlocked",
     "PromptNotFound",
+    "PromptRegistry",
     "PromptwardError",
     "RegistryError",
     "RegistryUnavailable",

@@ -495,6 +495,29 @@ def test_etags_give_304_and_change_when_the_label_moves(live: Live) -> None:
         assert moved.status_code == 200 and moved.json()["version"] == 2
 
 
+def test_a_label_moved_behind_the_servers_back_is_seen_at_once(live: Live) -> None:
+    """The server reuses labels only while the store is unchanged; a write by another connection shows at once."""
+    from promptward._registry.models import LabelTarget
+
+    with live.client("reader") as reader, live.client("editor") as editor:
+        create(editor)
+        create(editor, template="{{ city }} / {{ tone }}")
+        editor.put("/prompts/greet/labels/production", json={"version": 1})
+        for _ in range(3):
+            assert reader.get("/prompts/greet", params={"label": "production"}).json()["version"] == 1
+        label = live.store.get_label("greet", "production")
+        for version in (2, 1, 2):
+            moved = threading.Thread(
+                target=live.store.move_label,
+                args=("greet", "production", [LabelTarget(version=version, weight=100)]),
+                kwargs={"actor": "elsewhere", "expected_revision": None},
+            )
+            moved.start()
+            moved.join()
+            assert reader.get("/prompts/greet", params={"label": "production"}).json()["version"] == version
+        assert live.store.get_label("greet", "production").revision == label.revision + 3
+
+
 def test_pagination_follows_next_links(live: Live) -> None:
     with live.client("editor") as client:
         for n in range(7):

@@ -23,6 +23,7 @@ from ._exceptions import (
 
 if TYPE_CHECKING:
     from ._guard import Guard
+    from ._registry.client import PromptRegistry
 
 __version__ = "0.1.0"
 
@@ -36,6 +37,7 @@ __all__ = [
     "MissingVariable",
     "PromptBlocked",
     "PromptNotFound",
+    "PromptRegistry",
     "PromptwardError",
     "RegistryError",
     "RegistryUnavailable",
@@ -57,4 +59,9 @@ def __getattr__(name: str) -> Any:
 
         globals()["Guard"] = Guard
         return Guard
+    if name == "PromptRegistry":  # httpx loads on first use of a registry URL, not here
+        from ._registry.client import PromptRegistry
+
+        globals()["PromptRegistry"] = PromptRegistry
+        return PromptRegistry
     raise AttributeError(f"module 'promptward' has no attribute {name!r}")

@@ -263,8 +263,8 @@ def bench(packs: tuple[str, ...], corpus: str | None, top: int, as_json: bool) -
       promptward rules bench rules/ --corpus ../shared/corpora/injection-dev.jsonl --top 10
     """
     from ._guard import Guard
-    from ._lint import ORDINARY_PROSE
     from ._normalize import canonicalize
+    from ._samples import ORDINARY_PROSE
 
     texts = [item.text for item in _read_corpus(corpus)] if corpus else [" ".join(ORDINARY_PROSE)] * 50
     kilobytes = sum(len(t.encode("utf-8")) for t in texts) / 1024

@@ -43,7 +43,10 @@ def _keys_path(keys: str | None, store: str) -> Path:
 )
 @click.option("--max-body-bytes", default=1_048_576, show_default=True, type=click.IntRange(1))
 @click.option("--log-level", default="info", type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def serve(store: str, host: str, port: int, keys: str | None, max_body_bytes: int, log_level: str) -> int:
+@click.option("--access-log/--no-access-log", default=True, show_default=True, help="Log one line per request.")
+def serve(
+    store: str, host: str, port: int, keys: str | None, max_body_bytes: int, log_level: str, access_log: bool
+) -> int:
     """Run the registry REST API under uvicorn (one worker).
 
     \b
@@ -71,7 +74,7 @@ def serve(store: str, host: str, port: int, keys: str | None, max_body_bytes: in
     try:
         app = create_registry_app(registry, keys=ring, max_body_bytes=max_body_bytes)
         click.echo(f"promptward registry on http://{host}:{port} (store {store}, keys {ring.path})", err=True)
-        uvicorn.run(app, host=host, port=port, workers=1, log_level=log_level)
+        uvicorn.run(app, host=host, port=port, workers=1, log_level=log_level, access_log=access_log)
     finally:
         registry.close()
     return EXIT_OK

@@ -15,30 +15,8 @@ from ._exceptions import RulePackError
 from ._matcher import _compile, _flagged, _options
 from ._normalize import canonicalize
 from ._packs import AnyRule, KeywordsRule, RegexRule, RulePack, load_pack
+from ._samples import ORDINARY_PROSE
 
-# Ordinary prose a sane rule stays quiet on; a rule firing on much of it matches almost anything.
-ORDINARY_PROSE: tuple[str, ...] = (
-    "The meeting has been moved to Thursday afternoon because the room was double-booked.",
-    "Preheat the oven to 180 degrees and grease a round baking tin with butter.",
-    "Our quarterly revenue grew by four percent, mostly thanks to the new subscription plan.",
-    "Please find attached the invoice for the consulting work done in March.",
-    "The river flooded the lower fields again this spring, so the harvest will be late.",
-    "Can you recommend a good book about the history of the Roman Empire?",
-    "I will be out of the office next week; for urgent matters contact my colleague.",
-    "The train to the airport leaves every twenty minutes from platform four.",
-    "She practised the piano for two hours every evening before the recital.",
-    "Write a short summary of the attached article for our newsletter.",
-    "What are the main differences between a virus and a bacterium?",
-    "The new library opens at nine and closes at six on weekdays.",
-    "Translate this sentence into French: the weather is lovely today.",
-    "He fixed the leaking tap in the kitchen and replaced the washer.",
-    "How many calories does a medium banana contain?",
-    "The children built a small wooden boat and sailed it on the pond.",
-    "Remember to water the tomatoes twice a day while the weather is hot.",
-    "The committee will review all applications and reply within two weeks.",
-    "Explain how photosynthesis works in simple terms for a ten-year-old.",
-    "Our team uses Python and PostgreSQL for the reporting service.",
-)
 BROAD_THRESHOLD = 0.3
 ID_CONVENTION = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9][a-z0-9_-]*){2,}$")
 _WIDE_REPEAT = re.compile(r"(?:\.|\\[SWDswd]|\[\^[^\]]*\])\{(\d+)(?:,(\d*))?\}")

@@ -5,11 +5,13 @@ Imported only by server.py, so starlette loads when the server is built, never w
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -137,8 +139,19 @@ def field_path(root: str, loc: Iterable[Any]) -> str:
     return path
 
 
+@functools.lru_cache(maxsize=1024)
+def _parse_query(raw: bytes) -> Mapping[str, str]:
+    return MappingProxyType(dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)))
+
+
+def query(request: Request) -> Mapping[str, str]:
+    """The query parameters (the last of repeated ones), parsed once per distinct query string."""
+    raw: bytes = request.scope.get("query_string", b"")
+    return _parse_query(raw)
+
+
 def query_int(request: Request, name: str, default: int | None, *, low: int = 0, high: int | None = None) -> int:
-    raw = request.query_params.get(name)
+    raw = query(request).get(name)
     if raw is None or raw == "":
         if default is None:
             raise Problem(400, f"query parameter '{name}' is required", errors=[(f"query.{name}", "required")])

@@ -17,7 +17,7 @@ from ._apikeys import Role
 from ._server_http import KINDS, TITLES
 
 PAGE = ("offset", "limit")
-OK = {200: "OK", 201: "Created", 304: "Not modified: the ETag in If-None-Match still matches"}
+OK = {200: "OK", 201: "Created", 202: "Accepted", 304: "Not modified: the ETag in If-None-Match still matches"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,14 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", "/prompts/{slug}/render", "render",
               "Validate variables against the contract and render (no model call)", "reader",
               errors=(400, *READ_ERRORS, 413, 415, 422), body="Render", returns="Rendered"),
+    Operation("GET", "/events", "events",
+              "Server-sent events (text/event-stream): label moves, new versions; `: ping` heartbeats", "reader",
+              errors=(401, 403)),
+    Operation("POST", "/usage", "report_usage", "Report render counts per slug, version, label and variant",
+              "reader", ok=(202,), errors=(400, 401, 403, 413, 415, 422), body="UsageReport"),
+    Operation("GET", "/prompts/{slug}/usage", "prompt_usage",
+              "Which versions are in use: calls and last use per version, label and variant", "reader",
+              errors=READ_ERRORS),
 )
 # fmt: on
 

@@ -11,6 +11,7 @@ import click
 
 from ._cli_common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from ._cli_decisions import decisions
+from ._cli_prompts import keys, prompts, serve
 from ._cli_rules import rules
 from ._exceptions import ConfigError
 
@@ -133,6 +134,9 @@ def check(
 
 cli.add_command(rules)
 cli.add_command(decisions)
+cli.add_command(prompts)
+cli.add_command(serve)
+cli.add_command(keys)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,9 @@ or rolling back a protected label the admin role)::
     GET  /prompts/{slug}/history                  the audit trail of every write
     GET  /prompts/{slug}/diff?from=7&to=8         template, contract and config changes
     POST /prompts/{slug}/render                   validate variables against the contract and render
+    GET  /prompts/{slug}/usage                    which versions clients render: calls, last use
+    GET  /events                                  server-sent events: label moves, new versions (_server_events)
+    POST /usage                                   clients' render counts, in batches
 
 Errors are RFC 9457 `application/problem+json` with `errors: [{field, message}]`. Every check runs before the
 store is written, and each store write is one transaction, so a refused request leaves nothing behind.
@@ -25,9 +28,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -38,6 +42,7 @@ from starlette.routing import Route
 
 from ._apikeys import ApiKey, KeyRing, Role
 from ._exceptions import PromptNotFound, TemplateError
+from ._registry.rollout import resolve
 from ._server_checks import (
     BODIES,
     CreateVersion,
@@ -53,6 +58,7 @@ from ._server_checks import (
     retrying,
     translate,
 )
+from ._server_events import EventHub, Usage
 from ._server_http import (
     Problem,
     etag_matches,
@@ -64,6 +70,9 @@ from ._server_http import (
     query_int,
     read_json,
     validate_body,
+)
+from ._server_http import (
+    query as query_params,
 )
 from ._server_openapi import OPERATIONS, Operation, build_openapi
 from ._templates import Template, render_version
@@ -93,13 +102,16 @@ def create_registry_app(
     `max_body_bytes` bounds request bodies (413 past it). `rollout_salt` salts the rollout buckets.
     `inline_reads` runs store reads on the event loop instead of the thread pool: the default, None, does so
     for SQLite, whose reads of a local WAL file take tens of µs, less than a hop to a worker thread. Writes
-    always run in the thread pool.
+    always run in the thread pool. With SQLite, labels read for fetches are also reused until another
+    connection commits (`PRAGMA data_version`), so a fetch costs one pragma instead of a label query.
     """
     from ._registry.sqlite_store import SQLiteStore
 
     ring = keys if isinstance(keys, KeyRing) else KeyRing.load(keys)
-    inline = isinstance(store, SQLiteStore) if inline_reads is None else inline_reads
-    registry = _Registry(store, ring, max_body_bytes, rollout_salt, inline)
+    sqlite = isinstance(store, SQLiteStore)
+    registry = _Registry(store, ring, max_body_bytes, rollout_salt, sqlite if inline_reads is None else inline_reads)
+    if sqlite and registry.inline_reads:
+        registry.labels = _LabelMemo(cast(SQLiteStore, store).path)
     # Starlette tries routes in order: the hot one, fetching a prompt, goes first.
     ordered = sorted(OPERATIONS, key=lambda op: op.name != "get_prompt")
     routes = [Route(op.path, registry.endpoint(op), methods=[op.method], name=op.name) for op in ordered]
@@ -118,7 +130,10 @@ class _Registry:
     def __init__(self, store: PromptStore, keys: KeyRing, limit: int, salt: str, inline_reads: bool) -> None:
         self.store, self.keys, self.limit, self.salt = store, keys, limit, salt
         self.inline_reads = inline_reads
-        # Versions never change once written, so their JSON form is memoised; labels are read every time.
+        self.labels: _LabelMemo | None = None
+        self.hub, self.usage = EventHub(store), Usage(store, limit)  # GET /events; POST /usage, GET .../usage
+        # Versions never change once written, so their JSON form is memoised; labels only while the store is
+        # unchanged (_LabelMemo, SQLite) and are read every time otherwise.
         self._versions: OrderedDict[tuple[str, int], _Cached] = OrderedDict()
         self._templates: OrderedDict[tuple[str, int], Template] = OrderedDict()
         self._openapi: dict[str, Any] | None = None
@@ -145,10 +160,14 @@ class _Registry:
         return run
 
     def authorize(self, request: Request, role: Role) -> ApiKey:
-        presented = request.headers.get("x-api-key")
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            presented = value.strip()
+        presented = None
+        for name, value in request.scope["headers"]:  # one pass over the raw headers: this runs on every request
+            if name == b"x-api-key" and presented is None:
+                presented = value.decode("latin-1").strip()
+            elif name == b"authorization":
+                scheme, _, token = value.decode("latin-1").partition(" ")
+                if scheme.lower() == "bearer" and token.strip():
+                    presented = token.strip()
         challenge = {"WWW-Authenticate": 'Bearer realm="promptward"'}
         if not presented:
             raise Problem(
@@ -165,7 +184,9 @@ class _Registry:
 
     async def openapi(self, request: Request, key: ApiKey | None) -> Response:
         if self._openapi is None:
-            self._openapi = build_openapi(BODIES)
+            from ._registry.usage_ledger import UsageReport
+
+            self._openapi = build_openapi({**BODIES, "UsageReport": UsageReport})
         return json_response(self._openapi)
 
     async def health(self, request: Request, key: ApiKey | None) -> Response:
@@ -178,7 +199,7 @@ class _Registry:
         return paginated(request, items, offset, limit, more=len(slugs) > limit)
 
     async def get_prompt(self, request: Request, key: ApiKey | None) -> Response:
-        slug, query = request.path_params["slug"], request.query_params
+        slug, query = request.path_params["slug"], query_params(request)
         if "version" in query and "label" in query:
             raise Problem(400, "ask for a version or a label, not both", errors=[("query.label", "with version")])
         label = query.get("label")
@@ -187,14 +208,18 @@ class _Registry:
             cached = await self.version(slug, number)
             variant = f"v{number}"
         elif label is not None:
-            number, variant = await self.read(self._resolve, slug, label, query.get("unit_id"))
-            cached = await self.version(slug, number)
+            # The hot path: a label memoised on the event loop for SQLite, one thread hop otherwise.
+            if self.labels is not None:
+                number, variant = self._resolve(slug, label, query.get("unit_id"))
+            else:
+                number, variant = await run_in_threadpool(self._resolve, slug, label, query.get("unit_id"))
+            cached = self._versions.get((slug, number)) or await self.version(slug, number)
         else:
             latest = await self.read(self.store.latest, slug)
             cached = self._remember(latest)
             variant = f"v{latest.version}"
         cache = IMMUTABLE if "version" in query else LATEST
-        if etag_matches(request.headers.get("if-none-match"), cached.etag):
+        if etag_matches(_if_none_match(request), cached.etag):
             return not_modified(cached.etag, cache)
         # The memoised JSON object, its closing brace replaced by the two fields this answer adds.
         body = cached.body[:-1] + b',"label":' + _dumps(label) + b',"variant":' + _dumps(variant) + b"}"
@@ -212,7 +237,7 @@ class _Registry:
         if not raw.isdigit() or not 0 < int(raw) < 10**12:
             raise Problem(404, f"no version {raw!r}: versions are positive integers", errors=[("path.version", raw)])
         cached = await self.version(slug, int(raw))
-        if etag_matches(request.headers.get("if-none-match"), cached.etag):
+        if etag_matches(_if_none_match(request), cached.etag):
             return not_modified(cached.etag, IMMUTABLE)
         return Response(
             cached.body, media_type="application/json", headers={"ETag": cached.etag, "Cache-Control": IMMUTABLE}
@@ -227,7 +252,7 @@ class _Registry:
         slug, name = request.path_params["slug"], request.path_params["label"]
         label = await self.read(self.store.get_label, slug, name)
         etag = label_etag(label)
-        if etag_matches(request.headers.get("if-none-match"), etag):
+        if etag_matches(_if_none_match(request), etag):
             return not_modified(etag, LATEST)
         return json_response(label.model_dump(mode="json"), headers={"ETag": etag, "Cache-Control": LATEST})
 
@@ -287,6 +312,15 @@ class _Registry:
             }
         )
 
+    async def events(self, request: Request, key: ApiKey | None) -> Response:
+        return self.hub.stream(request)
+
+    async def report_usage(self, request: Request, key: ApiKey | None) -> Response:
+        return await self.usage.report(request)
+
+    async def prompt_usage(self, request: Request, key: ApiKey | None) -> Response:
+        return await self.usage.answer(request)
+
     # -- writes ------------------------------------------------------------------------------------------------
 
     async def create_version(self, request: Request, key: ApiKey | None) -> Response:
@@ -304,6 +338,8 @@ class _Registry:
             message=body.message,
         )
         cached = self._remember(version)
+        if created:
+            self.hub.publish("version", {"slug": slug, "version": version.version})
         headers = {"ETag": cached.etag, "Location": f"/prompts/{slug}/versions/{version.version}"}
         return json_response(
             {**cached.data, "created": created, "warnings": warnings}, status=201 if created else 200, headers=headers
@@ -319,6 +355,7 @@ class _Registry:
         label, created = await run_in_threadpool(
             retrying, request, lambda: self._move(request, key, slug, name, targets, body.protected)
         )
+        self.hub.publish("label", {"slug": slug, "label": name, "revision": label.revision})
         return json_response(
             label.model_dump(mode="json"), status=201 if created else 200, headers={"ETag": label_etag(label)}
         )
@@ -334,6 +371,7 @@ class _Registry:
             return self.store.rollback_label(slug, name, actor=key.name, expected_revision=expected)
 
         label = await run_in_threadpool(retrying, request, rollback)
+        self.hub.publish("label", {"slug": slug, "label": name, "revision": label.revision})
         return json_response(label.model_dump(mode="json"), headers={"ETag": label_etag(label)})
 
     # -- store access (runs in the thread pool) ----------------------------------------------------------------
@@ -362,9 +400,8 @@ class _Registry:
         return template
 
     def _resolve(self, slug: str, name: str, unit_id: str | None) -> tuple[int, str]:
-        from ._registry.rollout import resolve
-
-        return resolve(self.store.get_label(slug, name), unit_id, salt=self.salt)
+        label = self.labels.get(self.store, slug, name) if self.labels else self.store.get_label(slug, name)
+        return resolve(label, unit_id, salt=self.salt)
 
     def _versions_page(self, slug: str, offset: int, limit: int) -> list[PromptVersion]:
         versions = self.store.list_versions(slug, offset=offset, limit=limit)
@@ -419,6 +456,38 @@ class _Registry:
             protected=protected,
         )
         return label, current is None
+
+
+def _if_none_match(request: Request) -> str | None:
+    # The raw headers, without building Starlette's Headers object: this runs on every fetch.
+    for name, value in request.scope["headers"]:
+        if name == b"if-none-match":
+            return str(value.decode("latin-1"))
+    return None
+
+
+class _LabelMemo:
+    """Labels of a SQLite store, reused while `PRAGMA data_version` shows no commit by any other connection.
+
+    The pragma runs on a connection of our own that never writes, so every write, by this server's worker
+    threads or by another process, changes the value and empties the memo. Used on the event loop only.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._seen: int | None = None
+        self._labels: dict[tuple[str, str], Label] = {}
+
+    def get(self, store: PromptStore, slug: str, name: str) -> Label:
+        (version,) = self._db.execute("PRAGMA data_version").fetchone()
+        if version != self._seen or len(self._labels) > _CACHE_SIZE:
+            self._labels.clear()
+            self._seen = version
+        label = self._labels.get((slug, name))
+        if label is None:
+            # Read after the pragma: a commit in between changes the next pragma, so nothing stale is kept.
+            label = self._labels[(slug, name)] = store.get_label(slug, name)
+        return label
 
 
 class _Cached(NamedTuple):
