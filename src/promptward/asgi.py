@@ -16,13 +16,13 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol
 
 from ._asgi_fields import Hit, encode_pairs, json_hits, pair_hits, parse_fields, parse_pairs, set_json
 from ._decision import Action, Decision, PromptRef
-from ._exceptions import ConfigError
+from ._exceptions import ConfigError, RegistryError, TemplateError
 
 __all__ = ["GuardMiddleware", "Route", "Screening"]
 from ._asgi_io import ASGIApp, Message, Receive, Scope, Send, Stop, problem, replay, with_headers
@@ -52,6 +52,7 @@ class Screening:
     decisions: tuple[Decision, ...] = ()
     prompt: PromptRef | None = None
     error: str | None = None
+    rendered: Any = None  # the Rendered prompt on routes that name one, when the guard has a registry
 
     @property
     def decision(self) -> Decision | None:
@@ -76,6 +77,7 @@ class Route:
         methods: Sequence[str] = ("POST",),
         on_block: str | int | None = None,
         on_invalid_json: int = 400,
+        variables: Mapping[str, str] | None = None,
     ) -> None:
         if not path.startswith("/"):
             raise ConfigError(f"Route path {path!r} must start with '/'")
@@ -87,6 +89,13 @@ class Route:
         self.on_block = None if on_block is None else _status(on_block, "on_block")
         self.on_invalid_json = _status(on_invalid_json, "on_invalid_json")
         self.prompt_ref = PromptRef(prompt, None, label) if prompt else None
+        # Template variables of a prompt route: name -> JSON Pointer; by default each plain pointer field
+        # ("/question") supplies the variable named by its last segment.
+        if variables is None:
+            variables = {
+                s.tokens[-1]: s.name for s in self.fields if s.kind == "json" and s.tokens and "*" not in s.tokens
+            }
+        self.variables = dict(variables)
         self.body_specs = tuple(s for s in self.fields if s.in_body)
         self.json_specs = tuple(s for s in self.fields if s.is_json)
         self.form_names = {s.name for s in self.fields if s.kind == "form"}
@@ -129,8 +138,10 @@ class GuardMiddleware:
         max_body_bytes: int = 1_048_576,
         block_status: int = 403,
         headers: bool = True,
+        unit_header: str = "x-user-id",
     ) -> None:
         self.app = app
+        self.unit_header = unit_header.lower().encode("latin-1")
         self.guard = guard
         self.max_body_bytes = max_body_bytes
         self.headers = headers
@@ -178,6 +189,9 @@ class GuardMiddleware:
         scope = request.scope
         request.headers = {k.lower(): v for k, v in scope.get("headers", ())}
         hits, document, pairs, kind = await self._extract(route, request)
+        if route.prompt and kind == "json" and getattr(self.guard, "registry", None) is not None:
+            await self._render(route, request, document)
+            return
         query = parse_pairs(scope.get("query_string", b"").decode("utf-8", "replace")) if route.query_names else []
         hits += pair_hits(query, route.query_names, "query")
         try:
@@ -200,6 +214,42 @@ class GuardMiddleware:
         redacted = [(h, d.redacted_text) for h, d in zip(hits, decisions, strict=True) if d.redacted_text is not None]
         if redacted:
             self._rewrite(request, redacted, document, pairs, query, kind)
+        await self._forward(request, screening)
+
+    async def _render(self, route: Route, request: _Request, document: Any) -> None:
+        """A route that names a prompt: resolve its version, validate the request's variables against the
+        contract, screen the untrusted ones and render; the app reads the result from the scope state."""
+        values = {}
+        for name, location in route.variables.items():
+            found, value = _at_pointer(document, location)
+            if found:
+                values[name] = value
+        unit = request.headers.get(self.unit_header)
+        if unit is None and isinstance(request.scope.get("user"), str):
+            unit = request.scope["user"].encode()
+        try:
+            rendered = await self.guard.arender(  # type: ignore[attr-defined]
+                route.prompt, values, label=route.label, unit_id=unit.decode("latin-1") if unit else None
+            )
+        except TemplateError as exc:
+            variable, rule = getattr(exc, "variable", None), getattr(exc, "rule", None)
+            members = {
+                "errors": [{"field": route.variables.get(variable or "", variable), "rule": rule, "message": str(exc)}]
+            }
+            await problem(request.send, 422, "Invalid prompt variables", str(exc), members)
+        except RegistryError as exc:
+            log.error("resolving prompt %s failed: %s", route.prompt, exc)
+            if self.guard.fail_mode == "closed":
+                await problem(request.send, 503, "Prompt unavailable", "The prompt version could not be resolved.")
+            await self._forward(request, Screening(Action.ALLOW, prompt=route.prompt_ref, error=type(exc).__name__))
+            return
+        decision = rendered.decision
+        screening = Screening(decision.action, (decision,), rendered.prompt, rendered=rendered)
+        if decision.action is Action.BLOCK:
+            members = {"decision_id": decision.id}
+            status = route.on_block or self.block_status
+            detail = "The request was refused by the content policy."
+            await problem(request.send, status, "Request blocked", detail, members, self._headers(screening))
         await self._forward(request, screening)
 
     async def _extract(self, route: Route, request: _Request) -> tuple[list[Hit], Any, list[tuple[str, str]], str]:
@@ -307,6 +357,20 @@ class GuardMiddleware:
             tag = prompt.slug if prompt.version is None else f"{prompt.slug}@{prompt.version}"
             extra.append((b"x-promptward-prompt", tag.encode("utf-8")))
         return extra
+
+
+def _at_pointer(document: Any, location: str) -> tuple[bool, Any]:
+    """The value at a JSON Pointer (RFC 6901, no wildcards), and whether it exists."""
+    node = document
+    for raw in location.split("/")[1:]:
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return False, None
+    return True, node
 
 
 def _worst(decisions: Sequence[Decision]) -> Action:
