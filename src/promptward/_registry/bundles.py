@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._exceptions import ConfigError, VersionConflict
+from .eval_store import check_evals
 from .models import PromptBundle, content_hash
 
 
@@ -24,6 +25,7 @@ def check_bundle(bundle: PromptBundle) -> PromptBundle:
     others = {event.slug for event in bundle.label_events} | {entry.slug for entry in bundle.audit}
     if others - {slug}:
         raise ConfigError(f"prompt '{slug}' history mentions other prompts {sorted(others - {slug})}")
+    check_evals(slug, bundle.evals, count)
     return bundle
 
 

@@ -82,6 +82,39 @@ class AuditEntry(_Record):
     detail: dict[str, Any] = {}
 
 
+class EvalScore(_Record):
+    """How one version did on one model: weighted pass rate against the threshold, failures, latency, tokens."""
+
+    model: str
+    pass_rate: float = Field(ge=0, le=1)
+    threshold: float = Field(ge=0, le=1)
+    passed: bool
+    cases: int = Field(ge=0)
+    errors: int = Field(default=0, ge=0)
+    failures: dict[str, int] = {}
+    latency_p50_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class EvalResult(_Record):
+    """What an eval run reports for one version; record_eval() stores it with the version."""
+
+    cases_sha256: str = ""
+    threshold: float = Field(ge=0, le=1)
+    scores: list[EvalScore]
+
+
+class EvalRecord(EvalResult):
+    """A stored eval result: which version (and its content hash), who ran it and when."""
+
+    slug: str
+    version: int = Field(ge=1)
+    sha256: str
+    actor: str = ""
+    at: datetime
+
+
 class PromptBundle(_Record):
     """Everything a store holds about one prompt; what export_prompt() gives and import_prompt() takes."""
 
@@ -90,6 +123,7 @@ class PromptBundle(_Record):
     labels: list[Label] = []
     label_events: list[LabelEvent] = []
     audit: list[AuditEntry] = []
+    evals: list[EvalRecord] = []
 
 
 class Content(_Record):

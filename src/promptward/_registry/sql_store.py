@@ -14,6 +14,7 @@ from typing import Any
 from .._exceptions import PromptNotFound
 from .._templates import TemplateSource, VariableSpec
 from .bundles import check_bundle, needs_import
+from .eval_store import EVALS_DDL, SqlEvals
 from .labels import check_revision, label_change, normalize_targets, rollback_targets, version_audit
 from .models import (
     AuditEntry,
@@ -61,10 +62,10 @@ CREATE TABLE IF NOT EXISTS audit (
     id {serial}, slug TEXT NOT NULL REFERENCES prompts (slug), actor TEXT NOT NULL, at TEXT NOT NULL,
     action TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_by_slug ON audit (slug, id);
-"""
+""" + EVALS_DDL
 
 
-class SqlStore(ABC):
+class SqlStore(SqlEvals, ABC):
     """Queries use '?' placeholders; a dialect translates them and supplies connections and transactions."""
 
     @abstractmethod
@@ -266,6 +267,7 @@ class SqlStore(ABC):
             labels=[label_of(row) for row in labels],
             label_events=[event_of(row) for row in events],
             audit=[audit_of(row) for row in audit],
+            evals=self._bundle_evals(db, slug),
         )
 
     def export_prompt(self, slug: str) -> PromptBundle:
@@ -280,7 +282,7 @@ class SqlStore(ABC):
             self._lock_prompt(db, bundle.slug)
             if not needs_import(bundle, self._bundle(db, bundle.slug)):
                 return False
-            for table in ("audit", "label_events", "labels", "versions"):
+            for table in ("evals", "audit", "label_events", "labels", "versions"):
                 self._rows(db, f"DELETE FROM {table} WHERE slug = ?", (bundle.slug,))
             for version in bundle.versions:
                 self._insert(db, "versions", VERSION_COLUMNS, version_row(version))
@@ -290,5 +292,6 @@ class SqlStore(ABC):
                 self._write_event(db, event)
             for entry in bundle.audit:
                 self._write_audit(db, entry)
+            self._write_evals(db, bundle.evals)
             self._announce(db, {"slug": bundle.slug, "imported": True})
         return True

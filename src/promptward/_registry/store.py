@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .._exceptions import ConfigError
 from .._templates import TemplateSource, VariableSpec
-from .models import AuditEntry, Label, LabelEvent, LabelTarget, PromptBundle, PromptVersion
+from .models import (
+    AuditEntry,
+    EvalRecord,
+    EvalResult,
+    Label,
+    LabelEvent,
+    LabelTarget,
+    PromptBundle,
+    PromptVersion,
+)
 
 
 @runtime_checkable
@@ -58,6 +68,16 @@ class PromptStore(Protocol):
     def label_history(self, slug: str, name: str) -> list[LabelEvent]: ...
 
     def history(self, slug: str) -> list[AuditEntry]: ...
+
+    def record_eval(
+        self, slug: str, version: int, result: EvalResult | Mapping[str, Any], *, actor: str = ""
+    ) -> EvalRecord:
+        """Store an eval result with the version (PromptNotFound) and audit it as `eval.record`."""
+        ...
+
+    def evals(self, slug: str, version: int | None = None) -> list[EvalRecord]:
+        """Eval results of the prompt (or of one version), oldest first."""
+        ...
 
     def export_prompt(self, slug: str) -> PromptBundle: ...
 

@@ -36,13 +36,16 @@ def prompt_document(bundle: PromptBundle) -> dict[str, Any]:
         data = version.model_dump(mode="json", exclude={"slug"})
         data["contract"] = contract_as_json(version.contract)
         versions.append(data)
-    return {
+    document: dict[str, Any] = {
         "slug": bundle.slug,
         "versions": versions,
         "labels": without_slug([label.model_dump(mode="json") for label in bundle.labels]),
         "label_history": without_slug([event.model_dump(mode="json") for event in bundle.label_events]),
         "audit": without_slug([entry.model_dump(mode="json") for entry in bundle.audit]),
     }
+    if bundle.evals:  # files of prompts never evaluated stay as they were
+        document["evals"] = without_slug([record.model_dump(mode="json") for record in bundle.evals])
+    return document
 
 
 def bundle_of_document(document: Any, path: Path) -> PromptBundle:
@@ -62,6 +65,7 @@ def bundle_of_document(document: Any, path: Path) -> PromptBundle:
             labels=with_slug("labels"),  # type: ignore[arg-type]
             label_events=with_slug("label_history"),  # type: ignore[arg-type]
             audit=with_slug("audit"),  # type: ignore[arg-type]
+            evals=with_slug("evals"),  # type: ignore[arg-type]
         )
         return check_bundle(bundle)
     except ValidationError as exc:

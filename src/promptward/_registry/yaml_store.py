@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,12 @@ from typing import Any
 from .._exceptions import ConfigError, PromptNotFound
 from .._templates import TemplateSource, VariableSpec
 from .bundles import check_bundle, needs_import
+from .eval_store import eval_record, pick
 from .labels import check_revision, label_change, normalize_targets, rollback_targets, version_audit
 from .models import (
     AuditEntry,
+    EvalRecord,
+    EvalResult,
     Label,
     LabelEvent,
     LabelTarget,
@@ -231,6 +234,24 @@ class YamlStore:
 
     def history(self, slug: str) -> list[AuditEntry]:
         return list(self._require(slug).audit)
+
+    def record_eval(
+        self, slug: str, version: int, result: EvalResult | Mapping[str, Any], *, actor: str = ""
+    ) -> EvalRecord:
+        recorded: list[EvalRecord] = []
+
+        def change(current: PromptBundle | None) -> PromptBundle:
+            if current is None or not 1 <= version <= len(current.versions):
+                raise PromptNotFound(f"prompt '{slug}' has no version {version}")
+            record, audit = eval_record(current.versions[version - 1], result, actor=actor)
+            recorded.append(record)
+            return current.model_copy(update={"evals": [*current.evals, record], "audit": [*current.audit, audit]})
+
+        self._update(slug, change)
+        return recorded[0]
+
+    def evals(self, slug: str, version: int | None = None) -> list[EvalRecord]:
+        return pick(self._require(slug).evals, version)
 
     def export_prompt(self, slug: str) -> PromptBundle:
         return self._require(slug)
