@@ -29,6 +29,7 @@ peers: $(PEERS_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m promptward.demo
+	$(BIN)/python -m promptward.demo_service
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -27,6 +27,10 @@ CONTRACT = {
 }
 
 
+async def echo(request: Request) -> JSONResponse:
+    return JSONResponse({"request": (await request.body()).decode(), "prompt": request.state.promptward.rendered.text})
+
+
 async def chat(request: Request) -> JSONResponse:
     screening = request.state.promptward
     rendered = screening.rendered
@@ -49,8 +53,11 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     store.move_label("support", "production", [LabelTarget(version=1)], actor="t", expected_revision=None)
     guard = Guard(registry=PromptRegistry.local(store, report_usage=False))
-    app: Any = Starlette(routes=[HttpRoute("/chat", chat, methods=["POST"])])
-    app = GuardMiddleware(app, guard=guard, routes=[Route("/chat", fields=["/question", "/tier"], prompt="support")])
+    app: Any = Starlette(
+        routes=[HttpRoute("/chat", chat, methods=["POST"]), HttpRoute("/chat/echo", echo, methods=["POST"])]
+    )
+    routes = [Route(path, fields=["/question", "/tier"], prompt="support") for path in ("/chat", "/chat/echo")]
+    app = GuardMiddleware(app, guard=guard, routes=routes)
     with serve(app) as base:
         yield base
     store.close()
@@ -85,3 +92,16 @@ def test_variables_that_break_the_contract_get_422_naming_the_field(url: str, bo
     assert response.status_code == 422
     problem = response.json()
     assert problem["errors"][0]["field"] == field and problem["errors"][0]["rule"]
+
+
+def test_redacted_variables_reach_the_app_redacted_in_the_body_too(url: str) -> None:
+    response = httpx.post(
+        f"{url}/chat/echo",
+        json={"question": "Mail me at jane.roe@example.com please", "tier": "free"},
+        headers={"x-user-id": "u1"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "jane.roe@example.com" not in body["request"] and "<EMAIL_1>" in body["request"]
+    assert "<EMAIL_1>" in body["prompt"]

@@ -10,6 +10,7 @@ is REDACT is rendered redacted.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import secrets
 import time
 from collections.abc import Mapping
@@ -36,6 +37,8 @@ class Rendered:
     prompt: PromptRef
     decision: Decision
     config: Mapping[str, Any]
+    # Variable values as the guard redacted them (field -> text), e.g. for rewriting the request that carried them.
+    redactions: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def blocked(self) -> bool:
@@ -92,11 +95,15 @@ def finish(
     combined = combine(guard, resolved.ref, decisions, started)
     text: str | None = None
     messages: list[dict[str, str]] | None = None
+    redactions = {
+        name: decision.redacted_text
+        for name, decision in decisions
+        if decision.action is Action.REDACT and decision.redacted_text is not None
+    }
     if not combined.blocked:
         values = dict(checked)
-        for field, decision in decisions:
-            if decision.action is Action.REDACT and decision.redacted_text is not None:
-                _substitute(values, field, decision.redacted_text)
+        for name, redacted in redactions.items():
+            _substitute(values, name, redacted)
         output = resolved.template.render({name: values.get(name) for name in resolved.template.variables()})
         if isinstance(output, str):
             text = output
@@ -104,7 +111,7 @@ def finish(
             messages = output
     if guard._recording:
         emit(guard.records, combined, "\n".join(text for _, text in texts) if texts else None)
-    return Rendered(text, messages, resolved.ref, combined, resolved.config)
+    return Rendered(text, messages, resolved.ref, combined, resolved.config, redactions)
 
 
 def combine(guard: Guard, ref: PromptRef, decisions: list[tuple[str, Decision]], started: float) -> Decision:

@@ -245,6 +245,12 @@ class GuardMiddleware:
             return
         decision = rendered.decision
         screening = Screening(decision.action, (decision,), rendered.prompt, rendered=rendered)
+        redacted = {route.variables[n]: text for n, text in rendered.redactions.items() if n in route.variables}
+        if redacted and decision.action is not Action.BLOCK:
+            # The app may read the request as well as the rendered prompt: it sees the redacted values too.
+            for location, text in redacted.items():
+                _set_at_pointer(document, location, text)
+            self._replace_json_body(request, document)
         if decision.action is Action.BLOCK:
             members = {"decision_id": decision.id}
             status = route.on_block or self.block_status
@@ -331,10 +337,18 @@ class GuardMiddleware:
                 body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
             else:
                 body = encode_pairs(pairs)
-            request.body = body
-            drop = (b"content-length", b"transfer-encoding")
-            headers = [(k, v) for k, v in scope.get("headers", ()) if k.lower() not in drop]
-            scope["headers"] = [*headers, (b"content-length", str(len(body)).encode())]
+            GuardMiddleware._set_body(request, body)
+
+    def _replace_json_body(self, request: _Request, document: Any) -> None:
+        request.scope = dict(request.scope)
+        self._set_body(request, json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
+
+    @staticmethod
+    def _set_body(request: _Request, body: bytes) -> None:
+        request.body = body
+        drop = (b"content-length", b"transfer-encoding")
+        headers = [(k, v) for k, v in request.scope.get("headers", ()) if k.lower() not in drop]
+        request.scope["headers"] = [*headers, (b"content-length", str(len(body)).encode())]
 
     async def _forward(self, request: _Request, screening: Screening) -> None:
         scope = dict(request.scope)
@@ -357,6 +371,16 @@ class GuardMiddleware:
             tag = prompt.slug if prompt.version is None else f"{prompt.slug}@{prompt.version}"
             extra.append((b"x-promptward-prompt", tag.encode("utf-8")))
         return extra
+
+
+def _set_at_pointer(document: Any, location: str, value: str) -> None:
+    *parents, last = location.split("/")[1:]
+    found, node = _at_pointer(document, "/" + "/".join(parents)) if parents else (True, document)
+    key = last.replace("~1", "/").replace("~0", "~")
+    if found and isinstance(node, dict):
+        node[key] = value
+    elif found and isinstance(node, list) and key.isdigit():
+        node[int(key)] = value
 
 
 def _at_pointer(document: Any, location: str) -> tuple[bool, Any]:
