@@ -82,6 +82,12 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/prompts/{slug}/usage", "prompt_usage",
               "Which versions are in use: calls and last use per version, label and variant", "reader",
               errors=READ_ERRORS),
+    Operation("POST", "/prompts/{slug}/versions/{version}/evals", "record_eval",
+              "Store an eval result with the version (audited as eval.record)", "editor", ok=(201,),
+              errors=(400, 401, 403, 404, 413, 415, 422), body="EvalResult", returns="EvalRecord"),
+    Operation("GET", "/prompts/{slug}/versions/{version}/evals", "list_evals",
+              "Eval results of a version, oldest first (the last is the latest)", "reader",
+              errors=READ_ERRORS, returns="EvalList"),
 )
 # fmt: on
 
@@ -111,11 +117,12 @@ def _page(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _schemas(bodies: dict[str, type[BaseModel]]) -> dict[str, Any]:
-    from ._registry.models import AuditEntry, Label, LabelEvent, PromptVersion
+    from ._registry.models import AuditEntry, EvalRecord, EvalResult, Label, LabelEvent, PromptVersion
 
     ref = "#/components/schemas/{model}"
     models: list[tuple[type[BaseModel], Any]] = [(model, "validation") for model in bodies.values()]
-    models += [(model, "serialization") for model in (PromptVersion, Label, LabelEvent, AuditEntry)]
+    models.append((EvalResult, "validation"))
+    models += [(model, "serialization") for model in (PromptVersion, Label, LabelEvent, AuditEntry, EvalRecord)]
     _, top = models_json_schema(models, ref_template=ref)
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
 
@@ -161,6 +168,7 @@ def _schemas(bodies: dict[str, type[BaseModel]]) -> dict[str, Any]:
         LabelEventPage=_page(to("LabelEvent")),
         AuditPage=_page(to("AuditEntry")),
         LabelList={"type": "object", "properties": {"items": {"type": "array", "items": to("Label")}}},
+        EvalList={"type": "object", "properties": {"items": {"type": "array", "items": to("EvalRecord")}}},
         ResolvedVersion={
             "allOf": [to("PromptVersion")],
             "properties": {"label": {"type": ["string", "null"]}, "variant": {"type": "string"}},

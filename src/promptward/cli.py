@@ -11,6 +11,7 @@ import click
 
 from ._cli_common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from ._cli_decisions import decisions
+from ._cli_evals import eval_command as _eval_command  # noqa: F401  (adds `prompts eval` and `promote`)
 from ._cli_prompts import keys, prompts, serve
 from ._cli_rules import rules
 from ._exceptions import ConfigError

@@ -17,6 +17,8 @@ or rolling back a protected label the admin role)::
     GET  /prompts/{slug}/diff?from=7&to=8         template, contract and config changes
     POST /prompts/{slug}/render                   validate variables against the contract and render
     GET  /prompts/{slug}/usage                    which versions clients render: calls, last use
+    POST /prompts/{slug}/versions/{version}/evals store an eval result with the version (_server_evals)
+    GET  /prompts/{slug}/versions/{version}/evals its eval results, oldest first
     GET  /events                                  server-sent events: label moves, new versions (_server_events)
     POST /usage                                   clients' render counts, in batches
 
@@ -40,6 +42,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from . import _server_evals
 from ._apikeys import ApiKey, KeyRing, Role
 from ._exceptions import PromptNotFound, TemplateError
 from ._registry.rollout import resolve
@@ -320,6 +323,12 @@ class _Registry:
 
     async def prompt_usage(self, request: Request, key: ApiKey | None) -> Response:
         return await self.usage.answer(request)
+
+    async def record_eval(self, request: Request, key: ApiKey | None) -> Response:
+        return await _server_evals.record_eval(self, request, key)
+
+    async def list_evals(self, request: Request, key: ApiKey | None) -> Response:
+        return await _server_evals.list_evals(self, request, key)
 
     # -- writes ------------------------------------------------------------------------------------------------
 

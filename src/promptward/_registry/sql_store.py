@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS audit (
     id {serial}, slug TEXT NOT NULL REFERENCES prompts (slug), actor TEXT NOT NULL, at TEXT NOT NULL,
     action TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_by_slug ON audit (slug, id);
-""" + EVALS_DDL
+"""
+SCHEMA += EVALS_DDL
 
 
 class SqlStore(SqlEvals, ABC):
