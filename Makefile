@@ -11,7 +11,7 @@ CORPORA ?= ../shared/corpora
 # The store and sink tests run against the PostgreSQL server at 127.0.0.1:5432; here they must not skip.
 export PROMPTWARD_REQUIRE_POSTGRES ?= 1
 
-.PHONY: demo test lint typecheck unit eval bench peers clean
+.PHONY: demo demo-eval test lint typecheck unit eval bench peers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ peers: $(PEERS_STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m promptward.demo
 	$(BIN)/python -m promptward.demo_service
+
+# Two prompt versions evaluated on two scripted models (a local OpenAI-compatible server), then the gate.
+demo-eval: $(STAMP)
+	$(BIN)/python -m promptward.demo_eval
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
