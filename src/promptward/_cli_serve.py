@@ -74,7 +74,16 @@ def serve(
     try:
         app = create_registry_app(registry, keys=ring, max_body_bytes=max_body_bytes)
         click.echo(f"promptward registry on http://{host}:{port} (store {store}, keys {ring.path})", err=True)
-        uvicorn.run(app, host=host, port=port, workers=1, log_level=log_level, access_log=access_log)
+        # Open event streams (/events) never end by themselves: give them 5 s at shutdown, then close them.
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            workers=1,
+            log_level=log_level,
+            access_log=access_log,
+            timeout_graceful_shutdown=5,
+        )
     finally:
         registry.close()
     return EXIT_OK
