@@ -102,3 +102,21 @@ def test_any_text_gives_a_decision(text: str) -> None:
 def test_hostile_inputs_are_bounded(text: str) -> None:
     decision = guard().check(text)
     assert decision.action in set(Action)
+
+
+RULE_EXAMPLES = [example for pack in builtin_packs() for rule in pack.rules for example in rule.examples.match]
+
+
+@given(
+    st.one_of(
+        tricky_text,
+        st.sampled_from(RULE_EXAMPLES),
+        st.tuples(tricky_text, st.sampled_from(RULE_EXAMPLES)).map(" ".join),
+    )
+)
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_the_literal_prefilter_fires_exactly_the_rules_the_full_scan_fires(text: str) -> None:
+    matcher = guard().matcher
+    data = canonicalize(text).text.encode("utf-8")
+    full = {rule.id for rule_set in matcher._sets for rule in rule_set.fired(data)}
+    assert {rule.id for rule in matcher._prefilter.fired(data)} == full

@@ -15,11 +15,16 @@ import regex
 
 from ._exceptions import RulePackError
 from ._packs import AnyRule, DataRule, KeywordsRule, PiiRule, RegexRule, RulePack, SecretRule
+from ._prefilter import required_literals
 
 MAX_SPANS_PER_RULE = 16
 # RE2 runs a Set as one DFA; patterns combined past a few thousand instructions multiply its states and
 # push it onto the slow path, so rules are spread over Sets of bounded total program size.
 SET_PROGRAM_BUDGET = 3000
+# Up to this many bytes, rules whose required literals are absent are skipped before any Set runs: on
+# short texts (a chat message, a form field) that beats scanning every Set. Longer texts contain common
+# anchor words so often that the full scan is as cheap.
+PREFILTER_MAX_BYTES = 1024
 
 
 def _options() -> Any:
@@ -154,13 +159,17 @@ class Matcher:
             self.rules.append(compiled)
             if compiled.engine == "regex":
                 self._fallback_rules.append(compiled)
-        self._sets = [_RuleSet(group) for group in _groups([r for r in self.rules if r.engine == "re2"])]
+        re2_rules = [r for r in self.rules if r.engine == "re2"]
+        self._sets = [_RuleSet(group) for group in _groups(re2_rules)]
+        self._prefilter = _Prefilter(re2_rules)
         self.allow_phrases = tuple(phrase for pack in packs for phrase in pack.allow) + tuple(allow)
         self._allow = _compile_allow(self.allow_phrases)
 
     def fired(self, text: str) -> list[CompiledRule]:
         """RE2 rules that match somewhere in `text`."""
         data = text.encode("utf-8")
+        if len(data) <= PREFILTER_MAX_BYTES:
+            return self._prefilter.fired(data)
         return [rule for rule_set in self._sets for rule in rule_set.fired(data)]
 
     def scan(self, text: str) -> tuple[list[Hit], list[EngineFault]]:
@@ -190,6 +199,36 @@ class _RuleSet:
 
     def fired(self, data: bytes) -> list[CompiledRule]:
         return [self.rules[i] for i in self._set.Match(data) or ()]
+
+
+class _Prefilter:
+    """Rules with required literals run only when one of them appears; the others run as Sets."""
+
+    def __init__(self, rules: list[CompiledRule]) -> None:
+        owners: dict[str, list[CompiledRule]] = {}
+        rest: list[CompiledRule] = []
+        for rule in rules:
+            literals = required_literals(rule.pattern)
+            if literals is None:
+                rest.append(rule)
+            else:
+                for literal in sorted(literals):
+                    owners.setdefault(literal, []).append(rule)
+        self._owners = list(owners.values())
+        self._literals = re2.Set.SearchSet(_options())
+        for literal in owners:
+            self._literals.Add("(?i)" + re2.escape(literal))
+        if owners:
+            self._literals.Compile()
+        self._rest = [_RuleSet(group) for group in _groups(rest)]
+
+    def fired(self, data: bytes) -> list[CompiledRule]:
+        candidates: dict[int, CompiledRule] = {}
+        if self._owners:
+            for index in self._literals.Match(data) or ():
+                candidates.update((id(rule), rule) for rule in self._owners[index])
+        found = [rule for rule in candidates.values() if rule.compiled.search(data) is not None]
+        return found + [rule for rule_set in self._rest for rule in rule_set.fired(data)]
 
 
 def _groups(rules: list[CompiledRule]) -> list[list[CompiledRule]]:

@@ -151,8 +151,10 @@ _LATIN_LETTERS = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff"
 _HAS_LATIN = re.compile(f"[{_LATIN_LETTERS}]")
 _LATIN_LIKE = re.compile(f"[{_LATIN_LETTERS}0-9@$]")
 _NON_LATIN = re.compile(r"[\u0370-\u03ff\u0400-\u052f]")
+# A Greek or Cyrillic letter next to a Latin letter or an ASCII digit (digits, @, $ or _ between): words of
+# real Greek or Russian text hold neither, while disguised ids and keywords ("5с87", "ignоre") do.
 _SCRIPT_SWITCH = re.compile(
-    f"[{_LATIN_LETTERS}][\\d@$_]*[\\u0370-\\u03ff\\u0400-\\u052f]|[\\u0370-\\u03ff\\u0400-\\u052f][\\d@$_]*[{_LATIN_LETTERS}]"
+    f"[{_LATIN_LETTERS}0-9][@$_]*[\\u0370-\\u03ff\\u0400-\\u052f]|[\\u0370-\\u03ff\\u0400-\\u052f][@$_]*[{_LATIN_LETTERS}0-9]"
 )
 _NON_CONFUSABLE = re.compile("[^" + "".join(sorted({chr(k) for k in _CONFUSABLES})) + r"\W\d_]")
 
