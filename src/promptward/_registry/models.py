@@ -136,6 +136,24 @@ class Content(_Record):
     warnings: list[str] = []
 
 
+def next_version(
+    slug: str, latest: PromptVersion | None, content: Content, *, author: str, message: str, at: datetime
+) -> PromptVersion:
+    """The version that follows `latest` (or version 1) with `content`."""
+    return PromptVersion(
+        slug=slug,
+        version=latest.version + 1 if latest is not None else 1,
+        template=content.template,
+        contract=content.contract,
+        config=content.config,
+        author=author,
+        message=message,
+        parent=latest.version if latest is not None else None,
+        created_at=at,
+        sha256=content.sha256,
+    )
+
+
 def check_name(kind: str, value: str) -> str:
     if not isinstance(value, str) or not _SLUG.fullmatch(value):
         raise ConfigError(

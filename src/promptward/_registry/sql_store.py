@@ -24,6 +24,7 @@ from .models import (
     PromptBundle,
     PromptVersion,
     check_name,
+    next_version,
     prepare_content,
     utc_now,
 )
@@ -147,20 +148,9 @@ class SqlStore(SqlEvals, ABC):
             latest = self._latest(db, slug)
             if latest is not None and latest.sha256 == content.sha256:
                 return latest, False
-            number = latest.version + 1 if latest is not None else 1
             at = utc_now()
-            version = PromptVersion(
-                slug=slug,
-                version=number,
-                template=content.template,
-                contract=content.contract,
-                config=content.config,
-                author=author,
-                message=message,
-                parent=latest.version if latest is not None else None,
-                created_at=at,
-                sha256=content.sha256,
-            )
+            version = next_version(slug, latest, content, author=author, message=message, at=at)
+            number = version.version
             self._insert(db, "versions", VERSION_COLUMNS, version_row(version))
             self._write_audit(db, version_audit(slug, number, content.sha256, actor=author, at=at, message=message))
             self._announce(db, {"slug": slug, "version": number})

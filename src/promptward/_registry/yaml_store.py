@@ -29,6 +29,7 @@ from .models import (
     PromptBundle,
     PromptVersion,
     check_name,
+    next_version,
     prepare_content,
     utc_now,
 )
@@ -123,19 +124,9 @@ class YamlStore:
             if latest is not None and latest.sha256 == content.sha256:
                 result.append((latest, False))
                 return None
-            at, number = utc_now(), latest.version + 1 if latest is not None else 1
-            version = PromptVersion(
-                slug=slug,
-                version=number,
-                template=content.template,
-                contract=content.contract,
-                config=content.config,
-                author=author,
-                message=message,
-                parent=latest.version if latest is not None else None,
-                created_at=at,
-                sha256=content.sha256,
-            )
+            at = utc_now()
+            version = next_version(slug, latest, content, author=author, message=message, at=at)
+            number = version.version
             result.append((version, True))
             audit = version_audit(slug, number, content.sha256, actor=author, at=at, message=message)
             if current is None:
