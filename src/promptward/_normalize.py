@@ -289,30 +289,47 @@ def _invisible(text: str) -> tuple[str, list[Edit]]:
     return _rewrite(_INVISIBLE, text, lambda _: "")
 
 
-_UNICODE_PASSES: tuple[tuple[str, Pass], ...] = (
-    ("tag_characters", _tags),
-    ("invisible", _invisible),
-    ("nfkc", _nfkc),
-    ("combining_marks", _stacked_marks),
-    ("confusables", _confusables),
+# Each pass with the gate that tells, from one RE2 Set scan of the UTF-8 text, whether it can change
+# anything; None runs it always. A pass that finds nothing returns its input, so skipping it is exact.
+_GATES = (
+    "[\U000e0000-\U000e007f]",
+    _INVISIBLE.pattern.removesuffix("+"),
+    "[A-Za-z\u00c0-\u024f]" + _STACKED_MARKS.pattern.rsplit(")", 1)[1].removesuffix("+"),
+    "[ıȷℓİ\u0370-\u03ff\u0400-\u052f]",
+    _LEET_TOKEN.pattern,
+    _SPACED.pattern,
+    _WHITESPACE.pattern,
+)
+_TAGS_GATE, _INVISIBLE_GATE, _MARKS_GATE, _CONFUSABLES_GATE, _LEET_GATE, _SPACED_GATE, _WHITESPACE_GATE = range(7)
+_GATE_SET = re2.Set.SearchSet(_OPTIONS)
+for _gate_pattern in _GATES:
+    _GATE_SET.Add(_gate_pattern)
+_GATE_SET.Compile()
+
+Step = tuple[str, Pass, int | None]
+_UNICODE_PASSES: tuple[Step, ...] = (
+    ("tag_characters", _tags, _TAGS_GATE),
+    ("invisible", _invisible, _INVISIBLE_GATE),
+    ("nfkc", _nfkc, None),
+    ("combining_marks", _stacked_marks, _MARKS_GATE),
+    ("confusables", _confusables, _CONFUSABLES_GATE),
+)
+_COMMON_PASSES: tuple[Step, ...] = (
+    ("leetspeak", _leet, _LEET_GATE),
+    ("spaced_letters", _spaced, _SPACED_GATE),
+    ("whitespace", _whitespace, _WHITESPACE_GATE),
+    # Collapsing whitespace can line single letters up anew ("a  b c"); join them too.
+    ("spaced_letters", _spaced, _SPACED_GATE),
 )
 # Later passes only emit ASCII letters and spaces, so from the second round on only these can apply.
-_REPEAT_PASSES: tuple[tuple[str, Pass], ...]
-_COMMON_PASSES: tuple[tuple[str, Pass], ...] = (
-    ("leetspeak", _leet),
-    ("spaced_letters", _spaced),
-    ("whitespace", _whitespace),
-    # Collapsing whitespace can line single letters up anew ("a  b c"); join them too.
-    ("spaced_letters", _spaced),
-)
-_REPEAT_PASSES = (("combining_marks", _stacked_marks), ("confusables", _confusables), *_COMMON_PASSES)
+_REPEAT_PASSES = (_UNICODE_PASSES[3], _UNICODE_PASSES[4], *_COMMON_PASSES)
 
 
 _MAX_ROUNDS = 4
-_ASCII_GATE = re2.Set.SearchSet(_OPTIONS)
-for _gate_pattern in (_LEET_TOKEN, _SPACED, _WHITESPACE):
-    _ASCII_GATE.Add(_gate_pattern.pattern)
-_ASCII_GATE.Compile()
+
+
+def _open_gates(text: str) -> frozenset[int]:
+    return frozenset(_GATE_SET.Match(text.encode()) or ())
 
 
 def canonicalize(text: str) -> Canonical:
@@ -321,33 +338,32 @@ def canonicalize(text: str) -> Canonical:
     One pass can set up work for an earlier one (joined letters that now mix scripts, collapsed
     spaces that line letters up), so the passes repeat until a round changes nothing.
     """
-    if text.isascii() and not _ascii_needs_work(text):
-        return Canonical(text, text)
     original = text
-    current = scrub_surrogates(text)
+    current = text if text.isascii() else scrub_surrogates(text)
+    gates = _open_gates(current)
+    if not gates and current.isascii():
+        return Canonical(text, text)
     applied: list[str] = []
     layers: list[list[Edit]] = []
     unmasked = (current, 0)
     passes = _COMMON_PASSES if current.isascii() else _UNICODE_PASSES + _COMMON_PASSES
     for _ in range(_MAX_ROUNDS):
         changed = False
-        for name, run in passes:
-            current, edits = run(current)
-            if edits:
-                changed = True
-                if name not in applied:
-                    applied.append(name)
-                layers.append(edits)
+        for name, run, gate in passes:
+            if gate is None or gate in gates:
+                current, edits = run(current)
+                if edits:
+                    changed = True
+                    if name not in applied:
+                        applied.append(name)
+                    layers.append(edits)
+                    gates = _open_gates(current)
             if run is _confusables and passes is not _REPEAT_PASSES:
                 unmasked = (current, len(layers))
         if not changed:
             break
         passes = _COMMON_PASSES if current.isascii() else _REPEAT_PASSES
     return Canonical(current, original, tuple(applied), tuple(layers), unmasked)
-
-
-def _ascii_needs_work(text: str) -> bool:
-    return bool(_ASCII_GATE.Match(text.encode()))
 
 
 def scrub_surrogates(text: str) -> str:
