@@ -2,21 +2,41 @@ from __future__ import annotations
 
 import pytest
 
-from promptward._prefilter import required_literals
+from promptward._prefilter import SEP, literal_requirement
+
+
+def conditions(pattern: str) -> list[set[str]] | None:
+    """The conditions of a pattern that has one branch."""
+    requirement = literal_requirement(pattern)
+    if requirement is None:
+        return None
+    assert len(requirement) == 1
+    return [set(condition) for condition in requirement[0]]
 
 
 @pytest.mark.parametrize(
-    ("pattern", "literals"),
+    ("pattern", "expected"),
     [
-        (r"(?i)\bignore\s+(?:all\s+)?previous", {"previous"}),
-        (r"(?i)(?:ignore|forget)\s+it", {"ignore", "forget"}),
-        (r"(?i)(?:ignore|ignoring) them", {"ignor"}),
-        (r"[Ii]gnore", {"gnore"}),
-        (r"(?:abc)+x", {"abc"}),
+        (r"(?i)\bignore\s+(?:all\s+)?previous", [{"previous"}, {"ignore"}]),  # strongest first
+        (r"(?i)(?:ignore|forget)\s+it", [{"ignore", "forget"}]),
+        (r"[Ii]gnore", [{"gnore"}]),
+        (r"(?:abc)+x", [{"abc"}]),
+        # Words joined by \s+ make a phrase, which must appear as a whole (its words add nothing).
+        (r"as\s+an\s+ai\b", [{f"as{SEP}an{SEP}ai"}]),
+        (r"(?:tell|give)\s+me\s+the\s+secret", [{f"me{SEP}the{SEP}secret"}, {"give", "tell"}]),
     ],
 )
-def test_required_literals(pattern: str, literals: set[str]) -> None:
-    assert required_literals(pattern) == literals
+def test_conditions_of_one_branch(pattern: str, expected: list[set[str]]) -> None:
+    assert conditions(pattern) == expected
+
+
+def test_an_alternation_at_the_top_keeps_each_branch_s_conditions() -> None:
+    requirement = literal_requirement(r"(?i)\bignore\s+the\s+rules|\breveal\s+(?:your|the)\s+prompt")
+    assert requirement is not None
+    assert [[set(c) for c in branch] for branch in requirement] == [
+        [{f"ignore{SEP}the{SEP}rules"}],
+        [{"prompt"}, {"reveal"}, {"the", "your"}],
+    ]
 
 
 @pytest.mark.parametrize(
@@ -25,10 +45,11 @@ def test_required_literals(pattern: str, literals: set[str]) -> None:
         r"a*bc",  # too short to be worth a literal
         r"x(?:abcdef)?y",  # optional
         r"(?:abcdef|)",  # an empty alternative
+        r"abcdef|\d+",  # one branch without a literal
         r"[[:alpha:]]abcdef",  # RE2 syntax Python's parser reads differently
         r"\pL+abcdef",
         r"abc\x{41}def",
     ],
 )
-def test_patterns_without_a_safe_literal_set_always_run(pattern: str) -> None:
-    assert required_literals(pattern) is None
+def test_patterns_without_a_safe_condition_always_run(pattern: str) -> None:
+    assert literal_requirement(pattern) is None

@@ -15,16 +15,12 @@ import regex
 
 from ._exceptions import RulePackError
 from ._packs import AnyRule, DataRule, KeywordsRule, PiiRule, RegexRule, RulePack, SecretRule
-from ._prefilter import required_literals
+from ._prefilter import SEP, Condition, literal_requirement
 
 MAX_SPANS_PER_RULE = 16
 # RE2 runs a Set as one DFA; patterns combined past a few thousand instructions multiply its states and
 # push it onto the slow path, so rules are spread over Sets of bounded total program size.
 SET_PROGRAM_BUDGET = 3000
-# Up to this many bytes, rules whose required literals are absent are skipped before any Set runs: on
-# short texts (a chat message, a form field) that beats scanning every Set. Longer texts contain common
-# anchor words so often that the full scan is as cheap.
-PREFILTER_MAX_BYTES = 1024
 
 
 def _options() -> Any:
@@ -167,10 +163,7 @@ class Matcher:
 
     def fired(self, text: str) -> list[CompiledRule]:
         """RE2 rules that match somewhere in `text`."""
-        data = text.encode("utf-8")
-        if len(data) <= PREFILTER_MAX_BYTES:
-            return self._prefilter.fired(data)
-        return [rule for rule_set in self._sets for rule in rule_set.fired(data)]
+        return self._prefilter.fired(text.encode("utf-8"))
 
     def scan(self, text: str) -> tuple[list[Hit], list[EngineFault]]:
         hits: list[Hit] = []
@@ -202,32 +195,77 @@ class _RuleSet:
 
 
 class _Prefilter:
-    """Rules with required literals run only when one of them appears; the others run as Sets."""
+    """Rules run only when their literal conditions hold; rules without any always run, as Sets.
+
+    The rules that pass the literal test run on their own, or, when they are many (a long text holds
+    most common words), as the Sets that hold them: a Set costs about what one rule costs.
+    """
 
     def __init__(self, rules: list[CompiledRule]) -> None:
-        owners: dict[str, list[CompiledRule]] = {}
+        literals: dict[str, int] = {}
+        conditions: dict[Condition, int] = {}
+        self._rules: list[CompiledRule] = []
+        # Per branch of every rule: the rule's number and the numbers of the conditions that must all hold.
+        self._branches: list[tuple[int, frozenset[int]]] = []
+        keyed: dict[int, set[int]] = {}
         rest: list[CompiledRule] = []
         for rule in rules:
-            literals = required_literals(rule.pattern)
-            if literals is None:
+            requirement = literal_requirement(rule.pattern)
+            if requirement is None:
                 rest.append(rule)
-            else:
-                for literal in sorted(literals):
-                    owners.setdefault(literal, []).append(rule)
-        self._owners = list(owners.values())
+                continue
+            number = len(self._rules)
+            self._rules.append(rule)
+            for branch in requirement:
+                # A branch is looked at when a literal of its strongest condition is present.
+                for literal in branch[0]:
+                    keyed.setdefault(literals.setdefault(literal, len(literals)), set()).add(len(self._branches))
+                self._branches.append((number, frozenset(conditions.setdefault(c, len(conditions)) for c in branch)))
+        holds: dict[int, set[int]] = {}
+        for condition, number in conditions.items():
+            for literal in condition:
+                holds.setdefault(literals.setdefault(literal, len(literals)), set()).add(number)
+        # Per literal: the branches to look at, and the conditions it satisfies.
+        self._keyed = [frozenset(keyed.get(i, ())) for i in range(len(literals))]
+        self._holds = [frozenset(holds.get(i, ())) for i in range(len(literals))]
         self._literals = re2.Set.SearchSet(_options())
-        for literal in owners:
-            self._literals.Add("(?i)" + re2.escape(literal))
-        if owners:
+        for literal in literals:
+            self._literals.Add("(?i)" + r"\s+".join(re2.escape(word) for word in literal.split(SEP)))
+        if literals:
             self._literals.Compile()
         self._rest = [_RuleSet(group) for group in _groups(rest)]
+        self._guarded = [_RuleSet(group) for group in _groups(self._rules)]
+        index = {id(rule): number for number, rule in enumerate(self._rules)}
+        self._set_of = [0] * len(self._rules)
+        for set_number, rule_set in enumerate(self._guarded):
+            for rule in rule_set.rules:
+                self._set_of[index[id(rule)]] = set_number
+
+    def candidates(self, data: bytes) -> list[CompiledRule]:
+        """Rules with literal conditions that all hold in `data`, in one of the rule's branches."""
+        return [self._rules[number] for number in self._candidates(data)]
+
+    def _candidates(self, data: bytes) -> list[int]:
+        if not self._rules:
+            return []
+        present = self._literals.Match(data)
+        if not present:
+            return []
+        keyed, holds = self._keyed, self._holds
+        looked_at = frozenset().union(*[keyed[index] for index in present])
+        if not looked_at:
+            return []
+        held = frozenset().union(*[holds[index] for index in present])
+        branches = self._branches
+        return sorted({branches[b][0] for b in looked_at if held.issuperset(branches[b][1])})
 
     def fired(self, data: bytes) -> list[CompiledRule]:
-        candidates: dict[int, CompiledRule] = {}
-        if self._owners:
-            for index in self._literals.Match(data) or ():
-                candidates.update((id(rule), rule) for rule in self._owners[index])
-        found = [rule for rule in candidates.values() if rule.compiled.search(data) is not None]
+        numbers = self._candidates(data)
+        sets = sorted({self._set_of[number] for number in numbers})
+        if len(sets) < len(numbers):
+            found = [rule for number in sets for rule in self._guarded[number].fired(data)]
+        else:
+            found = [self._rules[n] for n in numbers if self._rules[n].compiled.search(data) is not None]
         return found + [rule for rule_set in self._rest for rule in rule_set.fired(data)]
 
 

@@ -73,14 +73,11 @@ def _rewrite(pattern: Any, text: str, replace: Callable[[str], str]) -> tuple[st
     edits: list[Edit] = []
     last = 0
     shift = 0
-    # On ASCII text RE2 byte offsets are character offsets, which spares the wrapper's offset decoding.
-    ascii_only = text.isascii() and not isinstance(pattern, re.Pattern)
-    for match in pattern.finditer(text.encode() if ascii_only else text):
-        old = match.group().decode() if ascii_only else match.group()
+    for start, end in _spans(pattern, text):
+        old = text[start:end]
         new = replace(old)
         if new == old:
             continue
-        start, end = match.span()
         pieces.append(text[last:start])
         pieces.append(new)
         head, tail = _common_ends(old, new)
@@ -91,6 +88,25 @@ def _rewrite(pattern: Any, text: str, replace: Callable[[str], str]) -> tuple[st
         return text, edits
     pieces.append(text[last:])
     return "".join(pieces), edits
+
+
+def _spans(pattern: Any, text: str) -> list[tuple[int, int]]:
+    """Character spans of the matches of a `re` or RE2 pattern."""
+    if isinstance(pattern, re.Pattern):
+        return [m.span() for m in pattern.finditer(text)]
+    data = text.encode()
+    found = [m.span() for m in pattern.finditer(data)]
+    if len(data) == len(text) or not found:
+        return found
+    # RE2 reports byte offsets; the wrapper's own mapping to characters costs more than decoding the gaps.
+    spans = []
+    chars = done = 0
+    for start, end in found:
+        first = chars + len(data[done:start].decode())
+        chars = first + len(data[start:end].decode())
+        done = end
+        spans.append((first, chars))
+    return spans
 
 
 def _common_ends(old: str, new: str) -> tuple[int, int]:
@@ -133,8 +149,21 @@ _TOKEN = re.compile(r"(?<!\S)\S*?[^\x00-\x7f\s]\S*|[^\S\x00-\x7f]+")
 def _nfkc(text: str) -> tuple[str, list[Edit]]:
     if unicodedata.is_normalized("NFKC", text):
         return text, []
-    # NFKC never composes across whitespace, so normalizing token by token is exact.
-    return _rewrite(_TOKEN, text, lambda token: unicodedata.normalize("NFKC", token))
+    # NFKC never composes across whitespace, so normalizing token by token is exact; only the lines
+    # that are not normalized already need the token-level pass.
+    pieces: list[str] = []
+    edits: list[Edit] = []
+    old_at = new_at = 0
+    for line in text.splitlines(keepends=True):
+        if unicodedata.is_normalized("NFKC", line):
+            pieces.append(line)
+        else:
+            new, line_edits = _rewrite(_TOKEN, line, lambda token: unicodedata.normalize("NFKC", token))
+            pieces.append(new)
+            edits.extend((a + new_at, b + new_at, c + old_at, d + old_at) for a, b, c, d in line_edits)
+        old_at += len(line)
+        new_at += len(pieces[-1])
+    return "".join(pieces), edits
 
 
 # Cyrillic and Greek letters that look like Latin ones, folded only inside words that mix scripts,
@@ -148,15 +177,18 @@ _ALWAYS = str.maketrans({"ı": "i", "ȷ": "j", "ℓ": "l", "İ": "I"})
 _ALWAYS_GATE = re.compile("[ıȷℓİ]")
 _SCRIPTS_GATE = re.compile(r"[\u0370-\u03ff\u0400-\u052f]")
 _LATIN_LETTERS = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff"
-_HAS_LATIN = re.compile(f"[{_LATIN_LETTERS}]")
-_LATIN_LIKE = re.compile(f"[{_LATIN_LETTERS}0-9@$]")
-_NON_LATIN = re.compile(r"[\u0370-\u03ff\u0400-\u052f]")
 # A Greek or Cyrillic letter next to a Latin letter or an ASCII digit (digits, @, $ or _ between): words of
 # real Greek or Russian text hold neither, while disguised ids and keywords ("5с87", "ignоre") do.
-_SCRIPT_SWITCH = re.compile(
-    f"[{_LATIN_LETTERS}0-9][@$_]*[\\u0370-\\u03ff\\u0400-\\u052f]|[\\u0370-\\u03ff\\u0400-\\u052f][@$_]*[{_LATIN_LETTERS}0-9]"
+_SCRIPT_SWITCH_PATTERN = (
+    "[A-Za-z\\x{c0}-\\x{d6}\\x{d8}-\\x{f6}\\x{f8}-\\x{24f}\\x{1e00}-\\x{1eff}0-9][@$_]*[\\x{370}-\\x{3ff}\\x{400}-\\x{52f}]"
+    "|[\\x{370}-\\x{3ff}\\x{400}-\\x{52f}][@$_]*[A-Za-z\\x{c0}-\\x{d6}\\x{d8}-\\x{f6}\\x{f8}-\\x{24f}\\x{1e00}-\\x{1eff}0-9]"
 )
-_NON_CONFUSABLE = re.compile("[^" + "".join(sorted({chr(k) for k in _CONFUSABLES})) + r"\W\d_]")
+
+
+# Words (runs of [\w@$], which is exactly what _is_word_char accepts) made of look-alike letters, digits,
+# "_", "@" and "$" only, with at least one look-alike letter.
+_CONFUSABLE_CLASS = "".join(sorted({chr(k) for k in _CONFUSABLES}))
+_LOOK_ALIKE_WORD = re.compile(f"(?<![\\w@$])[\\d_@$]*[{_CONFUSABLE_CLASS}][{_CONFUSABLE_CLASS}\\d_@$]*(?![\\w@$])")
 
 
 def _confusables(text: str) -> tuple[str, list[Edit]]:
@@ -164,30 +196,34 @@ def _confusables(text: str) -> tuple[str, list[Edit]]:
     edits: list[Edit] = []
     if _ALWAYS_GATE.search(text):
         edits = [(m.start(), m.end(), m.start(), m.end()) for m in _ALWAYS_GATE.finditer(text)]
-        text = text.translate(_ALWAYS)
+        text = _ALWAYS_GATE.sub(lambda m: m.group().translate(_ALWAYS), text)
     if not _SCRIPTS_GATE.search(text):
         return text, edits
     # Words that mix scripts hold a Latin letter next to a Greek or Cyrillic one (digits, @, $ between).
     words = {_word_around(text, m.start()) for m in _SCRIPT_SWITCH.finditer(text)}
     # In text that is mostly Latin, a word spelled only with look-alike letters is folded too. Digits,
     # @ and $ count as Latin so that folding leetspeak later cannot change this verdict.
-    lone = {_word_around(text, m.start()) for m in _SCRIPTS_GATE.finditer(text)} - words
-    lone = {(a, b) for a, b in lone if not _NON_CONFUSABLE.search(text, a, b)}
-    if lone and _LATIN_LIKE.subn("", text)[1] > 3 * _NON_LATIN.subn("", text)[1]:
-        words |= lone
+    if _mostly_latin(text.encode()):
+        words |= {m.span() for m in _LOOK_ALIKE_WORD.finditer(text)}
     if not words:
         return text, edits
-    chars = list(text)
+    pieces: list[str] = []
+    last = 0
     for start, end in sorted(words):
+        start = max(start, last)  # a word around a non-word letter (a combining mark) can overlap another
+        if start >= end:
+            continue
         word = text[start:end]
         folded = word.translate(_CONFUSABLES)
-        chars[start:end] = folded
+        pieces += (text[last:start], folded)
+        last = end
         edits.extend(
             (start + i, start + i + 1, start + i, start + i + 1)
             for i, (a, b) in enumerate(zip(word, folded, strict=True))
             if a != b
         )
-    return "".join(chars), sorted(set(edits))
+    pieces.append(text[last:])
+    return "".join(pieces), sorted(set(edits))
 
 
 def _word_around(text: str, index: int) -> tuple[int, int]:
@@ -216,6 +252,31 @@ _OPTIONS.log_errors = False
 
 def _re2(pattern: str) -> Any:
     return re2.compile(pattern, _OPTIONS)
+
+
+_SCRIPT_SWITCH = _re2(_SCRIPT_SWITCH_PATTERN)
+_ASCII_LATIN = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@$"
+_RARE_GREEK = re.compile(b"\xcd[\xb0-\xbf]")  # U+0370..U+037F
+_RARE_CYRILLIC = re.compile(b"\xd4[\x80-\xaf]")  # U+0500..U+052F
+_RARE_LATIN = re.compile(b"\xc9[\x80-\x8f]")  # U+0240..U+024F
+
+
+def _mostly_latin(data: bytes) -> bool:
+    """More than three Latin letters, ASCII digits, @ or $ for each Greek or Cyrillic letter, counted on the
+    UTF-8 bytes (a lead byte never occurs inside another character), which is much faster than a scan."""
+    non_latin = sum(data.count(lead) for lead in (b"\xce", b"\xcf", b"\xd0", b"\xd1", b"\xd2", b"\xd3"))
+    if b"\xcd" in data:
+        non_latin += len(_RARE_GREEK.findall(data))
+    if b"\xd4" in data:
+        non_latin += len(_RARE_CYRILLIC.findall(data))
+    latin = len(data) - len(data.translate(None, _ASCII_LATIN))
+    # U+00C0..U+00FF without the signs U+00D7 and U+00F7, U+0100..U+023F, and U+1E00..U+1EFF.
+    latin += data.count(b"\xc3") - data.count(b"\xc3\x97") - data.count(b"\xc3\xb7")
+    latin += sum(data.count(lead) for lead in (b"\xc4", b"\xc5", b"\xc6", b"\xc7", b"\xc8"))
+    latin += sum(data.count(lead) for lead in (b"\xe1\xb8", b"\xe1\xb9", b"\xe1\xba", b"\xe1\xbb"))
+    if b"\xc9" in data:
+        latin += len(_RARE_LATIN.findall(data))
+    return latin > 3 * non_latin
 
 
 # Leetspeak: only tokens that mix letters with digits or @/$ are folded, so numbers stay numbers.

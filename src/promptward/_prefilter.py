@@ -1,8 +1,12 @@
 """Literals a pattern cannot match without: a cheap first pass that tells which rules can fire at all.
 
-For each rule the analysis finds a set of literal strings one of which every match must contain (like
-RE2's FilteredRE2 atoms). One RE2 Set of those literals runs over a short text; only the rules whose
-literals appear run, each on its own. A rule whose pattern gives no such set always runs.
+For each rule the analysis finds conditions, each a set of literals one of which every match must contain
+(like RE2's FilteredRE2 atoms): `ignore\\s+(?:all\\s+)?(?:previous|prior)\\s+instructions` needs "ignore",
+one of "previous"/"prior", and "instructions". A literal may be a phrase of words that the pattern joins
+with `\\s+` ("as an ai"), held as the words joined by SEP. A pattern that is an alternation at the top gets
+one list of conditions per branch. One RE2 Set of every literal runs over the text; a rule runs on its own
+only when all conditions of one of its branches have a literal present. A rule with a branch that gives
+no condition always runs.
 """
 
 from __future__ import annotations
@@ -10,41 +14,106 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-MIN_LITERAL = 3
+# A literal must weigh this much to be worth a condition: an ASCII character weighs 1, any other 2
+# (scripts with large alphabets make each character more telling).
+MIN_WEIGHT = 3
 MAX_LITERALS = 200
+# Words of a phrase literal; the Set pattern joins them with \s+.
+SEP = "\x00"
 # Syntax Python's parser would read differently from RE2: leave those rules to the full scan.
 _RE2_ONLY = ("[:", "\\x{", "\\p", "\\P", "\\Q", "\\C", "\\z")
 
+Condition = frozenset[str]
 
-def required_literals(pattern: str) -> frozenset[str] | None:
-    """Literals one of which any match of `pattern` contains, or None when there is no such set."""
+
+def literal_requirement(pattern: str) -> list[list[Condition]] | None:
+    """Branches one of which every match of `pattern` meets, each a list of conditions that must all
+    hold (strongest first); None when some branch has no condition, so the rule must always run."""
+    tree = _parse(pattern)
+    if tree is None:
+        return None
+    items = _strip_zero_width(list(tree))
+    # A pattern that is one alternation at the top ("A|B|C", or one group around it) is judged branch
+    # by branch, so that each branch keeps all of its own conditions.
+    while len(items) == 1 and str(items[0][0]) == "SUBPATTERN":
+        items = _strip_zero_width(list(items[0][1][-1]))
+    if len(items) == 1 and str(items[0][0]) == "BRANCH":
+        branches = [list(branch) for branch in items[0][1][1]]
+    else:
+        branches = [items]
+    requirement = []
+    for branch in branches:
+        conditions = _strong(_conditions(branch))
+        if not conditions:
+            return None
+        requirement.append(conditions)
+    return requirement
+
+
+def weight(literals: set[str] | frozenset[str]) -> int:
+    """How telling a set of alternatives is: the weight of its lightest literal."""
+    return min((sum(0 if ch == SEP else 1 if ch.isascii() else 2 for ch in s) for s in literals), default=0)
+
+
+def _parse(pattern: str) -> Any:
     if any(token in pattern for token in _RE2_ONLY):
         return None
     try:
         from re import _parser  # type: ignore[attr-defined]
 
-        tree = _parser.parse(pattern)
+        return _parser.parse(pattern)
     except Exception:
         return None
-    found = _required(list(tree))
-    if found is None or _quality(found) < MIN_LITERAL or len(found) > MAX_LITERALS:
-        return None
-    return frozenset(found)
 
 
-def _quality(literals: set[str] | None) -> int:
-    return min((len(s) for s in literals), default=0) if literals else 0
+def _strip_zero_width(items: list[Any]) -> list[Any]:
+    while items and str(items[0][0]) == "AT":
+        items = items[1:]
+    while items and str(items[-1][0]) == "AT":
+        items = items[:-1]
+    return items
 
 
-def _required(items: Sequence[Any]) -> set[str] | None:
-    """The best required set of one concatenation: a literal run, a group, or an alternation of sets."""
-    best: set[str] | None = None
+def _strong(conditions: list[set[str]]) -> list[Condition]:
+    found = {frozenset(c) for c in conditions if len(c) <= MAX_LITERALS and weight(c) >= MIN_WEIGHT}
+    kept: list[Condition] = []
+    for condition in sorted(found, key=lambda c: (-weight(c), sorted(c))):
+        # A condition that a stronger one implies adds nothing but literals to look for.
+        if not any(_implies(stronger, condition) for stronger in kept):
+            kept.append(condition)
+    return kept
+
+
+def _implies(stronger: Condition, weaker: Condition) -> bool:
+    """Whether text holding a literal of `stronger` always holds one of `weaker`: each literal of
+    `stronger` has a literal of `weaker` inside one of its words."""
+    return all(any(SEP not in w and w in word for w in weaker for word in literal.split(SEP)) for literal in stronger)
+
+
+def _is_whitespace_run(op: Any, arg: Any) -> bool:
+    """`\\s+`: one or more whitespace characters, which a phrase literal spans."""
+    if str(op) != "MAX_REPEAT" or arg[0] < 1:
+        return False
+    inner = list(arg[2])
+    if len(inner) != 1 or str(inner[0][0]) != "IN":
+        return False
+    return [str(x) for item in inner[0][1] for x in item] == ["CATEGORY", "CATEGORY_SPACE"]
+
+
+def _conditions(items: Sequence[Any]) -> list[set[str]]:
+    """Every condition of one concatenation: its literal runs and phrases, and what its groups and
+    branches require."""
+    found: list[set[str]] = []
     run: list[str] = []
 
-    def take(candidate: set[str] | None) -> None:
-        nonlocal best
-        if candidate is not None and _quality(candidate) > _quality(best):
-            best = candidate
+    def close() -> None:
+        phrase = "".join(run).strip(SEP)
+        if phrase:
+            found.append({phrase})
+            # Each word of a phrase is required too; the strongest condition is picked later.
+            if SEP in phrase:
+                found.extend({word} for word in phrase.split(SEP))
+        run.clear()
 
     for op, arg in items:
         name = str(op)
@@ -53,17 +122,17 @@ def _required(items: Sequence[Any]) -> set[str] | None:
             continue
         if name == "AT":  # \b, ^, $: zero width, the run goes on
             continue
-        if run:
-            take({"".join(run)})
-            run = []
+        if _is_whitespace_run(op, arg) and run and run[-1] != SEP:
+            run.append(SEP)
+            continue
+        close()
         if name == "SUBPATTERN":
-            take(_required(arg[-1]))
+            found.extend(_conditions(arg[-1]))
         elif name == "BRANCH":
-            alternatives = [_required(alternative) for alternative in arg[1]]
-            if all(a is not None for a in alternatives):
-                take(set().union(*alternatives))  # type: ignore[arg-type]
+            best = [max(_conditions(alternative), key=weight, default=None) for alternative in arg[1]]
+            if all(b is not None for b in best):
+                found.append(set().union(*best))  # type: ignore[arg-type]
         elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and arg[0] >= 1:
-            take(_required(arg[2]))
-    if run:
-        take({"".join(run)})
-    return best
+            found.extend(_conditions(arg[2]))
+    close()
+    return found
