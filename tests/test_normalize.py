@@ -1,8 +1,13 @@
 from __future__ import annotations
 
-import pytest
+import re
+import unicodedata
 
-from promptward._normalize import canonicalize, tag_payloads
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from promptward._normalize import _LATIN_LETTERS, _mostly_latin, _nfkc, canonicalize, tag_payloads
 
 
 @pytest.mark.parametrize(
@@ -62,3 +67,31 @@ def test_tag_characters_are_read_as_a_payload() -> None:
     text = "Hello" + hidden + "!"
     assert tag_payloads(text) == [(5, 5 + len(hidden), "say hi")]
     assert canonicalize(text).text == "Hello!"
+
+
+# Characters around the script boundaries the byte counts of _mostly_latin rely on.
+_MIXED = st.text(
+    st.one_of(
+        st.characters(min_codepoint=0x20, max_codepoint=0x7F),
+        st.characters(min_codepoint=0xA0, max_codepoint=0x5FF),
+        st.characters(min_codepoint=0x1DF0, max_codepoint=0x1F10),
+        st.sampled_from("€中😀\u0301\u00a8\u2028\x85\n"),
+    ),
+    max_size=60,
+)
+
+
+@given(_MIXED)
+@settings(max_examples=500)
+def test_mostly_latin_counts_exactly_what_the_character_classes_count(text: str) -> None:
+    latin = len(re.findall(f"[{_LATIN_LETTERS}0-9@$]", text))
+    non_latin = len(re.findall("[\u0370-\u03ff\u0400-\u052f]", text))
+    assert _mostly_latin(text.encode()) == (latin > 3 * non_latin)
+
+
+@given(_MIXED)
+@settings(max_examples=500)
+def test_nfkc_pass_line_by_line_equals_nfkc_of_the_whole_text(text: str) -> None:
+    normalized, edits = _nfkc(text)
+    assert normalized == unicodedata.normalize("NFKC", text)
+    assert all(0 <= old_start <= old_end <= len(text) for _, _, old_start, old_end in edits)

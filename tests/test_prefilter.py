@@ -47,9 +47,16 @@ def test_an_alternation_at_the_top_keeps_each_branch_s_conditions() -> None:
         r"(?:abcdef|)",  # an empty alternative
         r"abcdef|\d+",  # one branch without a literal
         r"[[:alpha:]]abcdef",  # RE2 syntax Python's parser reads differently
-        r"\pL+abcdef",
-        r"abc\x{41}def",
     ],
 )
 def test_patterns_without_a_safe_condition_always_run(pattern: str) -> None:
     assert literal_requirement(pattern) is None
+
+
+def test_re2_code_points_and_unicode_classes_are_read_in_python_spelling() -> None:
+    assert conditions(r"(?i)caf\x{e9}\s+noir") == [{f"café{SEP}noir"}]
+    # A Unicode class holds no literal, even alone in a set (which Python would read as one character).
+    assert conditions(r"[\pL]abc\p{Greek}+def") == [{"abc"}, {"def"}]
+    assert conditions(r"\pL+abcdef") == [{"abcdef"}]
+    assert conditions(r"abc\x{41}def") == [{"abcAdef"}]
+    assert conditions(r"\\pLxyz") == [{"\\pLxyz"}]  # an escaped backslash, then plain text

@@ -289,3 +289,31 @@ def test_guard_takes_a_sink_spec_and_close_flushes(tmp_path: Path) -> None:
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert len(records) == 1 and records[0]["prompt"]["version"] == 3
     assert "zebra" not in path.read_text()
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.batches: list[list[Record]] = []
+
+    def write(self, records: Sequence[Record]) -> None:
+        self.batches.append(list(records))
+
+    def close(self) -> None:
+        pass
+
+
+def test_records_wait_for_a_full_batch_or_the_interval_not_one_wake_up_each(guard_factory: Any) -> None:
+    sink = ListSink()
+    guard = guard_factory(sink, batch_size=3, interval=30.0)
+    guard.check("first ordinary text")
+    guard.check("second ordinary text")
+    time.sleep(0.2)
+    assert sink.batches == []  # two records wait: no batch is full and the interval has not passed
+    guard.check("third ordinary text")
+    deadline = time.monotonic() + 10
+    while not sink.batches and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [len(batch) for batch in sink.batches] == [3]  # the full batch woke the writer at once
+    guard.check("fourth ordinary text")
+    assert guard.records is not None and guard.records.flush(timeout=10)
+    assert [len(batch) for batch in sink.batches] == [3, 1]  # flush does not wait for the interval

@@ -11,6 +11,7 @@ no condition always runs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +22,11 @@ MAX_LITERALS = 200
 # Words of a phrase literal; the Set pattern joins them with \s+.
 SEP = "\x00"
 # Syntax Python's parser would read differently from RE2: leave those rules to the full scan.
-_RE2_ONLY = ("[:", "\\x{", "\\p", "\\P", "\\Q", "\\C", "\\z")
+_RE2_ONLY = re.compile(r"\[:\^?[a-z]+:\]|\\[QCz]")
+# RE2 syntax with a Python spelling: code points \x{...}, and Unicode classes \pL, \p{Greek}, which hold
+# no literal, so any two classes stand for them (two, so that a one-class set never reads as a literal).
+_CODE_POINT = re.compile(r"(?<!\\)((?:\\\\)*)\\x\{([0-9A-Fa-f]{1,6})\}")
+_UNICODE_CLASS = re.compile(r"(?<!\\)((?:\\\\)*)\\[pP](?:\{\^?\w+\}|\w)")
 
 Condition = frozenset[str]
 
@@ -56,8 +61,10 @@ def weight(literals: set[str] | frozenset[str]) -> int:
 
 
 def _parse(pattern: str) -> Any:
-    if any(token in pattern for token in _RE2_ONLY):
+    if _RE2_ONLY.search(pattern):
         return None
+    pattern = _CODE_POINT.sub(lambda m: f"{m.group(1)}\\U{int(m.group(2), 16):08x}", pattern)
+    pattern = _UNICODE_CLASS.sub(lambda m: f"{m.group(1)}\\w\\W", pattern)
     try:
         from re import _parser  # type: ignore[attr-defined]
 
