@@ -19,7 +19,9 @@ def conditions(pattern: str) -> list[set[str]] | None:
     [
         (r"(?i)\bignore\s+(?:all\s+)?previous", [{"previous"}, {"ignore"}]),  # strongest first
         (r"(?i)(?:ignore|forget)\s+it", [{"ignore", "forget"}]),
-        (r"[Ii]gnore", [{"gnore"}]),
+        (r"[Ii]gnore", [{"Ignore", "ignore"}]),  # a small set branches the literal
+        (r"s[iİ]stem\s+kural", [{f"sistem{SEP}kural", f"sİstem{SEP}kural"}]),
+        (r"!\[[^\]]*\]\(", [{"!["}, {"]("}]),  # punctuation pairs are rare in prose: worth a condition
         (r"(?:abc)+x", [{"abc"}]),
         # Words joined by \s+ make a phrase, which must appear as a whole (its words add nothing).
         (r"as\s+an\s+ai\b", [{f"as{SEP}an{SEP}ai"}]),

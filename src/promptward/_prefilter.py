@@ -15,10 +15,13 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-# A literal must weigh this much to be worth a condition: an ASCII character weighs 1, any other 2
-# (scripts with large alphabets make each character more telling).
+# A literal must weigh this much to be worth a condition: an ASCII letter or digit weighs 1, whitespace
+# nothing, any other character 2 (see _char_weight).
 MIN_WEIGHT = 3
 MAX_LITERALS = 200
+# A set of at most MAX_CLASS plain characters inside a literal branches it, up to MAX_SPELLINGS spellings.
+MAX_CLASS = 4
+MAX_SPELLINGS = 16
 # Words of a phrase literal; the Set pattern joins them with \s+.
 SEP = "\x00"
 # Syntax Python's parser would read differently from RE2: leave those rules to the full scan.
@@ -57,7 +60,14 @@ def literal_requirement(pattern: str) -> list[list[Condition]] | None:
 
 def weight(literals: set[str] | frozenset[str]) -> int:
     """How telling a set of alternatives is: the weight of its lightest literal."""
-    return min((sum(0 if ch == SEP else 1 if ch.isascii() else 2 for ch in s) for s in literals), default=0)
+    return min((sum(map(_char_weight, s)) for s in literals), default=0)
+
+
+def _char_weight(char: str) -> int:
+    # Letters of large alphabets and ASCII punctuation ("![", "<|") are rarer in prose than ASCII letters.
+    if char == SEP or char.isspace():
+        return 0
+    return 1 if char.isascii() and char.isalnum() else 2
 
 
 def _parse(pattern: str) -> Any:
@@ -107,30 +117,45 @@ def _is_whitespace_run(op: Any, arg: Any) -> bool:
     return [str(x) for item in inner[0][1] for x in item] == ["CATEGORY", "CATEGORY_SPACE"]
 
 
+def _small_class(op: Any, arg: Any) -> list[str] | None:
+    """The characters of a set of a few plain characters (`[iİ]`), which a literal can branch on."""
+    if str(op) != "IN" or not 1 < len(arg) <= MAX_CLASS:
+        return None
+    if any(str(kind) != "LITERAL" for kind, _ in arg):
+        return None
+    return [chr(code) for _, code in arg]
+
+
 def _conditions(items: Sequence[Any]) -> list[set[str]]:
     """Every condition of one concatenation: its literal runs and phrases, and what its groups and
     branches require."""
     found: list[set[str]] = []
-    run: list[str] = []
+    # The run of literal text being read, as its spellings (a small set such as [iİ] multiplies them).
+    run: list[str] = [""]
 
     def close() -> None:
-        phrase = "".join(run).strip(SEP)
-        if phrase:
-            found.append({phrase})
+        spellings = {spelling.strip(SEP) for spelling in run}
+        if all(spellings):
+            found.append(spellings)
             # Each word of a phrase is required too; the strongest condition is picked later.
-            if SEP in phrase:
-                found.extend({word} for word in phrase.split(SEP))
-        run.clear()
+            words = [spelling.split(SEP) for spelling in spellings]
+            if len({len(w) for w in words}) == 1 and len(words[0]) > 1:
+                found.extend({w[i] for w in words} for i in range(len(words[0])))
+        run[:] = [""]
 
     for op, arg in items:
         name = str(op)
         if name == "LITERAL":
-            run.append(chr(arg))
+            run[:] = [spelling + chr(arg) for spelling in run]
             continue
         if name == "AT":  # \b, ^, $: zero width, the run goes on
             continue
-        if _is_whitespace_run(op, arg) and run and run[-1] != SEP:
-            run.append(SEP)
+        chars = _small_class(op, arg)
+        if chars is not None and len(run) * len(chars) <= MAX_SPELLINGS:
+            run[:] = [spelling + char for spelling in run for char in chars]
+            continue
+        if _is_whitespace_run(op, arg) and run[0] and run[0][-1] != SEP:
+            run[:] = [spelling + SEP for spelling in run]
             continue
         close()
         if name == "SUBPATTERN":
