@@ -317,3 +317,19 @@ def test_records_wait_for_a_full_batch_or_the_interval_not_one_wake_up_each(guar
     guard.check("fourth ordinary text")
     assert guard.records is not None and guard.records.flush(timeout=10)
     assert [len(batch) for batch in sink.batches] == [3, 1]  # flush does not wait for the interval
+
+
+def test_a_record_that_cannot_be_built_is_counted_and_the_writer_goes_on() -> None:
+    class Unrecordable:
+        def to_record(self) -> Record:
+            raise RuntimeError("no record")
+
+    sink = ListSink()
+    writer = RecordWriter(sink)
+    writer.record(Unrecordable())  # type: ignore[arg-type]
+    writer.submit({"id": "after"})
+    assert writer.flush(timeout=10)
+    stats = writer.stats()
+    assert stats["failed"] == 1 and stats["written"] == 1
+    assert [record["id"] for batch in sink.batches for record in batch] == ["after"]
+    writer.close()

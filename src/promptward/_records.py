@@ -138,7 +138,12 @@ class RecordWriter:
                 markers: list[threading.Event] = []
                 stop = False
                 while self._pending and len(batch) < self._batch_size and not markers and not stop:
-                    stop = self._take(self._pending.popleft(), batch, markers)
+                    try:
+                        stop = self._take(self._pending.popleft(), batch, markers)
+                    except Exception:  # a record that cannot be built must not stop the thread
+                        log.warning("building a decision record failed", exc_info=True)
+                        with self._lock:
+                            self._counts["failed"] += 1
                 if batch:
                     self._write(batch)
                 for marker in markers:
