@@ -1,4 +1,6 @@
-"""Compiled rule packs: one RE2 Set tells which rules fire, then only those run again for spans.
+"""Compiled rule packs: a literal prefilter and RE2 Sets tell which rules fire, then only those run again
+for spans. The prefilter (see _prefilter.py) skips rules whose required literals are absent; the full
+Sets (`Matcher._sets`) are what it must agree with, and what the benchmarks call the floor.
 
 Rules RE2 cannot express (engine: regex) run on the `regex` module with a per-call timeout; a timeout
 or engine error is reported as an EngineFault and never skipped silently.
