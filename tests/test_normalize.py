@@ -95,3 +95,8 @@ def test_nfkc_pass_line_by_line_equals_nfkc_of_the_whole_text(text: str) -> None
     normalized, edits = _nfkc(text)
     assert normalized == unicodedata.normalize("NFKC", text)
     assert all(0 <= old_start <= old_end <= len(text) for _, _, old_start, old_end in edits)
+
+
+def test_nfkc_lines_end_at_newlines_only_so_a_run_of_unicode_spaces_stays_one_edit() -> None:
+    assert _nfkc("\xa0\u2028\xa0") == (" \u2028 ", [(0, 3, 0, 3)])
+    assert _nfkc("a\xa0\nb\u3000") == ("a \nb ", [(1, 2, 1, 2), (4, 5, 4, 5)])

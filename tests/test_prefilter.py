@@ -62,3 +62,10 @@ def test_re2_code_points_and_unicode_classes_are_read_in_python_spelling() -> No
     assert conditions(r"\pL+abcdef") == [{"abcdef"}]
     assert conditions(r"abc\x{41}def") == [{"abcAdef"}]
     assert conditions(r"\\pLxyz") == [{"\\pLxyz"}]  # an escaped backslash, then plain text
+
+
+@pytest.mark.parametrize("pattern", [r"foo\x00bar", r"abc\0def", r"(?i)abc[\x00x]def", r"ab\x{0}\x{0}cd"])
+def test_a_nul_in_a_pattern_ends_a_literal_instead_of_reading_as_a_phrase_break(pattern: str) -> None:
+    requirement = literal_requirement(pattern)
+    literals = {lit for branch in requirement or [] for condition in branch for lit in condition}
+    assert not any("\x00" in literal for literal in literals)

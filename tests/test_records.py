@@ -333,3 +333,34 @@ def test_a_record_that_cannot_be_built_is_counted_and_the_writer_goes_on() -> No
     assert stats["failed"] == 1 and stats["written"] == 1
     assert [record["id"] for batch in sink.batches for record in batch] == ["after"]
     writer.close()
+
+
+def test_records_arriving_while_the_writer_closes_leave_one_thread_and_a_prompt_close() -> None:
+    for _ in range(60):
+        before = set(threading.enumerate())
+        writer = RecordWriter(ListSink())
+        writer.submit({"id": "warm"})
+        assert writer.flush(timeout=10)
+        stop = threading.Event()
+
+        def produce(target: RecordWriter = writer, done: threading.Event = stop) -> None:
+            count = 0
+            while not done.is_set() and count < 3000:
+                target.submit({"id": count})
+                count += 1
+                if count % 50 == 0:
+                    time.sleep(0.0005)  # let close() run between records
+
+        producer = threading.Thread(target=produce)
+        producer.start()
+        time.sleep(0.001)
+        started = time.monotonic()
+        writer.close(timeout=5)
+        elapsed = time.monotonic() - started
+        stop.set()
+        producer.join()
+        writer.close(timeout=5)
+        assert elapsed < 2, elapsed  # a second thread taking the stop marker would make close wait it out
+        ours = [t for t in threading.enumerate() if t not in before and t.name == "promptward-records"]
+        time.sleep(0.1)
+        assert not [t for t in ours if t.is_alive()]  # the closed writer left no thread behind

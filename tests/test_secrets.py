@@ -290,3 +290,11 @@ def test_megabytes_scan_in_bounded_time(kind: str) -> None:
     elapsed = time.perf_counter() - started
     assert elapsed < 15.0, f"{kind}: {len(text)} characters took {elapsed:.1f} s"
     assert len(json.dumps(decision.to_record())) < 500_000
+
+
+def test_a_secret_spelled_mostly_with_look_alike_letters_is_still_found() -> None:
+    # The Cyrillic letters in the name make most of the text non-Latin until the mixed words are undone;
+    # the all-Cyrillic "ісо" must still be folded for the value to read as one secret.
+    disguised = 'sесrеt_vаluе = "ісо-gCtjfІZ4SОсМz9CРVNРkNа1Неdсm4рМb"'
+    plain = 'secret_value = "ico-gCtjfIZ4SOcMz9CPVNPkNa1Hedcm4pMb"'
+    assert [rule for rule, _ in secret_findings(disguised)] == [rule for rule, _ in secret_findings(plain)] != []

@@ -146,15 +146,21 @@ _INVISIBLE = re.compile(
 _TOKEN = re.compile(r"(?<!\S)\S*?[^\x00-\x7f\s]\S*|[^\S\x00-\x7f]+")
 
 
+def _lines(text: str) -> list[str]:
+    lines = text.split("\n")
+    return [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+
+
 def _nfkc(text: str) -> tuple[str, list[Edit]]:
     if unicodedata.is_normalized("NFKC", text):
         return text, []
     # NFKC never composes across whitespace, so normalizing token by token is exact; only the lines
-    # that are not normalized already need the token-level pass.
+    # that are not normalized already need the token-level pass. Lines end at "\n" only: no token and
+    # no run of non-ASCII spaces holds one, while U+2028 or U+0085 can sit inside such a run.
     pieces: list[str] = []
     edits: list[Edit] = []
     old_at = new_at = 0
-    for line in text.splitlines(keepends=True):
+    for line in _lines(text):
         if unicodedata.is_normalized("NFKC", line):
             pieces.append(line)
         else:
@@ -200,13 +206,19 @@ def _confusables(text: str) -> tuple[str, list[Edit]]:
     if not _SCRIPTS_GATE.search(text):
         return text, edits
     # Words that mix scripts hold a Latin letter next to a Greek or Cyrillic one (digits, @, $ between).
-    words = {_word_around(text, m.start()) for m in _SCRIPT_SWITCH.finditer(text)}
-    # In text that is mostly Latin, a word spelled only with look-alike letters is folded too. Digits,
-    # @ and $ count as Latin so that folding leetspeak later cannot change this verdict.
+    text = _fold(text, {_word_around(text, m.start()) for m in _SCRIPT_SWITCH.finditer(text)}, edits)
+    # In text that is mostly Latin once those are undone, a word spelled only with look-alike letters is
+    # folded too (a disguise that swaps most letters must not tip the balance). Digits, @ and $ count as
+    # Latin so that folding leetspeak later cannot change this verdict.
     if _mostly_latin(text.encode()):
-        words |= {m.span() for m in _LOOK_ALIKE_WORD.finditer(text)}
+        text = _fold(text, {m.span() for m in _LOOK_ALIKE_WORD.finditer(text)}, edits)
+    return text, sorted(set(edits))
+
+
+def _fold(text: str, words: set[tuple[int, int]], edits: list[Edit]) -> str:
+    """Fold the look-alike letters of `words` ([start, end) spans), recording one edit per letter."""
     if not words:
-        return text, edits
+        return text
     pieces: list[str] = []
     last = 0
     for start, end in sorted(words):
@@ -223,7 +235,7 @@ def _confusables(text: str) -> tuple[str, list[Edit]]:
             if a != b
         )
     pieces.append(text[last:])
-    return "".join(pieces), sorted(set(edits))
+    return "".join(pieces)
 
 
 def _word_around(text: str, index: int) -> tuple[int, int]:

@@ -121,7 +121,7 @@ def _small_class(op: Any, arg: Any) -> list[str] | None:
     """The characters of a set of a few plain characters (`[iİ]`), which a literal can branch on."""
     if str(op) != "IN" or not 1 < len(arg) <= MAX_CLASS:
         return None
-    if any(str(kind) != "LITERAL" for kind, _ in arg):
+    if any(str(kind) != "LITERAL" or code == 0 for kind, code in arg):
         return None
     return [chr(code) for _, code in arg]
 
@@ -145,7 +145,7 @@ def _conditions(items: Sequence[Any]) -> list[set[str]]:
 
     for op, arg in items:
         name = str(op)
-        if name == "LITERAL":
+        if name == "LITERAL" and arg != 0:  # a NUL would read as SEP: it only ends the run
             run[:] = [spelling + chr(arg) for spelling in run]
             continue
         if name == "AT":  # \b, ^, $: zero width, the run goes on

@@ -67,6 +67,9 @@ class RecordWriter:
         self._interval = interval
         self._wake = threading.Event()
         self._lock = threading.Lock()
+        # Held by close() throughout and by whoever starts the thread: a record() that arrives while the
+        # writer is closing waits and then starts a fresh thread, never a second one beside the old.
+        self._life = threading.Lock()
         self._thread: threading.Thread | None = None
         self._counts = {"written": 0, "dropped": 0, "failed": 0}
         self._error_log_interval = error_log_interval
@@ -102,7 +105,8 @@ class RecordWriter:
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued so far is written (or failed); False when `timeout` ran out."""
-        if self._thread is None or not self._thread.is_alive():
+        thread = self._thread
+        if thread is None or not thread.is_alive():
             return not self._pending
         done = threading.Event()
         self._pending.append(done)
@@ -111,20 +115,20 @@ class RecordWriter:
 
     def close(self, timeout: float = 10.0) -> None:
         """Flush, stop the thread and close the sink. A later record() starts the thread again."""
-        self.flush(timeout)
-        with self._lock:
+        with self._life:
+            self.flush(timeout)
             thread, self._thread = self._thread, None
-        if thread is not None and thread.is_alive():
-            self._pending.append(_STOP)
-            self._wake.set()
-            thread.join(timeout)
-        try:
-            self.sink.close()
-        except Exception:
-            log.warning("closing the decision sink failed", exc_info=True)
+            if thread is not None and thread.is_alive():
+                self._pending.append(_STOP)
+                self._wake.set()
+                thread.join(timeout)
+            try:
+                self.sink.close()
+            except Exception:
+                log.warning("closing the decision sink failed", exc_info=True)
 
     def _ensure_thread(self) -> None:
-        with self._lock:
+        with self._life:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="promptward-records", daemon=True)
                 self._thread.start()
