@@ -11,11 +11,11 @@ text count as false alarms too. Misses and false alarms go to <out>/injection-mi
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
+from _report import print_verdicts, write_jsonl
 from promptward import Guard
 from promptward._evaluate import Evaluation, evaluate, read_corpus
 
@@ -42,15 +42,10 @@ def report(result: Evaluation, elapsed: float, n: int) -> None:
 
 
 def write_reports(result: Evaluation, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "injection-misses.jsonl").open("w", encoding="utf-8") as handle:
-        for item in result.misses:
-            row = {"id": item.id, "category": item.category, "lang": item.lang, "text": item.text}
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    with (out / "injection-false-alarms.jsonl").open("w", encoding="utf-8") as handle:
-        for item, rules in result.false_alarms:
-            row = {"id": item.id, "category": item.category, "rules": list(rules), "text": item.text}
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    misses = ({"id": i.id, "category": i.category, "lang": i.lang, "text": i.text} for i in result.misses)
+    alarms = ({"id": i.id, "category": i.category, "rules": list(r), "text": i.text} for i, r in result.false_alarms)
+    write_jsonl(out / "injection-misses.jsonl", misses)
+    write_jsonl(out / "injection-false-alarms.jsonl", alarms)
     print(f"\nmisses and false alarms written to {out}/")
 
 
@@ -86,11 +81,7 @@ def main() -> int:
     result = evaluate(guard, items, packs=SCREENING_PACKS)
     report(result, time.perf_counter() - started, len(items))
     write_reports(result, args.out)
-    checks = verdicts(result)
-    print()
-    for name, ok in checks.items():
-        print(f"{'PASS' if ok else 'MISS'}  {name}")
-    return 0 if all(checks.values()) else 1
+    return print_verdicts(verdicts(result))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _report import write_jsonl
 from promptward import Guard
 from promptward._packs import BUILTIN_PACKS, load_pack
 
@@ -167,11 +168,8 @@ def table(title: str, result: Result, types: Iterable[str], thresholds: dict[str
 
 
 def write_reports(result: Result, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    for name, rows in (("pii-misses.jsonl", result.misses), ("pii-false-positives.jsonl", result.false_positives)):
-        with (out / name).open("w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    write_jsonl(out / "pii-misses.jsonl", result.misses)
+    write_jsonl(out / "pii-false-positives.jsonl", result.false_positives)
     print(f"\nfast-path misses and false positives written to {out}/pii-*.jsonl")
 
 

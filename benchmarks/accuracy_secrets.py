@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _report import print_verdicts, write_jsonl
 from promptward import Guard, _pii
 from promptward._packs import BUILTIN_PACKS
 
@@ -153,13 +154,10 @@ def report(ours: dict[str, Counts], peer: dict[str, Counts]) -> None:
 
 
 def write_reports(rows: list[dict[str, Any]], out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
     misses = [r for r in rows if r["gold"] and not r["ours"]]
     alarms = [r for r in rows if not r["gold"] and r["ours"]]
-    for name, selected in (("secrets-misses.jsonl", misses), ("secrets-false-alarms.jsonl", alarms)):
-        with (out / name).open("w", encoding="utf-8") as handle:
-            for row in selected:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    write_jsonl(out / "secrets-misses.jsonl", misses)
+    write_jsonl(out / "secrets-false-alarms.jsonl", alarms)
     print(f"\n{len(misses)} misses and {len(alarms)} false alarms written to {out}/secrets-*.jsonl")
 
 
@@ -230,10 +228,7 @@ def main() -> int:
         "precision above detect-secrets": (o.precision or 0.0) > (p.precision or 0.0),
         "recall above detect-secrets": (o.recall or 0.0) > (p.recall or 0.0),
     }
-    print()
-    for name, ok in checks.items():
-        print(f"{'PASS' if ok else 'MISS'}  {name}")
-    return 0 if all(checks.values()) else 1
+    return print_verdicts(checks)
 
 
 if __name__ == "__main__":

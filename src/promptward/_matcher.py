@@ -8,6 +8,7 @@ or engine error is reported as an EngineFault and never skipped silently.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -157,11 +158,14 @@ class Matcher:
             self.rules.append(compiled)
             if compiled.engine == "regex":
                 self._fallback_rules.append(compiled)
-        re2_rules = [r for r in self.rules if r.engine == "re2"]
-        self._sets = [_RuleSet(group) for group in _groups(re2_rules)]
-        self._prefilter = _Prefilter(re2_rules)
+        self._prefilter = _Prefilter([r for r in self.rules if r.engine == "re2"])
         self.allow_phrases = tuple(phrase for pack in packs for phrase in pack.allow) + tuple(allow)
         self._allow = _compile_allow(self.allow_phrases)
+
+    @functools.cached_property
+    def _sets(self) -> list[_RuleSet]:
+        """Every RE2 rule in Sets, without the prefilter: what it must agree with, built only when asked for."""
+        return [_RuleSet(group) for group in _groups([r for r in self.rules if r.engine == "re2"])]
 
     def fired(self, text: str) -> list[CompiledRule]:
         """RE2 rules that match somewhere in `text`."""
@@ -243,11 +247,8 @@ class _Prefilter:
             for rule in rule_set.rules:
                 self._set_of[index[id(rule)]] = set_number
 
-    def candidates(self, data: bytes) -> list[CompiledRule]:
-        """Rules with literal conditions that all hold in `data`, in one of the rule's branches."""
-        return [self._rules[number] for number in self._candidates(data)]
-
     def _candidates(self, data: bytes) -> list[int]:
+        """Numbers of the rules whose literal conditions all hold in `data`, in one of the rule's branches."""
         if not self._rules:
             return []
         present = self._literals.Match(data)

@@ -124,7 +124,8 @@ def _common_ends(old: str, new: str) -> tuple[int, int]:
 # Unicode tag characters U+E0020..U+E007E mirror printable ASCII; attackers hide instructions in them.
 # The canonical text drops them (so a tag character inside a word cannot split it) and the guard
 # screens the ASCII they spell as a payload of its own, see tag_payloads().
-_TAGS = re.compile("[\U000e0000-\U000e007f]+")
+_TAG_CHARS = "[\U000e0000-\U000e007f]"
+_TAGS = re.compile(_TAG_CHARS + "+")
 
 
 def tag_payloads(text: str) -> list[tuple[int, int, str]]:
@@ -137,10 +138,11 @@ def tag_payloads(text: str) -> list[tuple[int, int, str]]:
     return found
 
 
-_INVISIBLE = re.compile(
+_INVISIBLE_CHARS = (
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
-    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U0001d173-\U0001d17a\U000e0100-\U000e01ef]+"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U0001d173-\U0001d17a\U000e0100-\U000e01ef]"
 )
+_INVISIBLE = re.compile(_INVISIBLE_CHARS + "+")
 # Tokens with a non-ASCII character (ASCII is NFKC-stable; the look-behind starts the scan at word
 # starts), and runs of non-ASCII spaces, which NFKC turns into plain ones.
 _TOKEN = re.compile(r"(?<!\S)\S*?[^\x00-\x7f\s]\S*|[^\S\x00-\x7f]+")
@@ -179,15 +181,16 @@ _CONFUSABLES = str.maketrans(
     "ABESIJKMHOPCTXYaeijopcxysdqwhlABEZHIKMNOPTYXaBeiiKvoptuxy",
 )
 # Letters folded wherever they stand: RE2's case folding does not join Turkish İ/ı with I/i.
-_ALWAYS = str.maketrans({"ı": "i", "ȷ": "j", "ℓ": "l", "İ": "I"})
-_ALWAYS_GATE = re.compile("[ıȷℓİ]")
-_SCRIPTS_GATE = re.compile(r"[\u0370-\u03ff\u0400-\u052f]")
+_ALWAYS_CHARS = "ıȷℓİ"
+_ALWAYS = str.maketrans(_ALWAYS_CHARS, "ijlI")
+_ALWAYS_GATE = re.compile(f"[{_ALWAYS_CHARS}]")
+_GREEK_CYRILLIC = "\u0370-\u03ff\u0400-\u052f"
+_SCRIPTS_GATE = re.compile(f"[{_GREEK_CYRILLIC}]")
 _LATIN_LETTERS = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff"
 # A Greek or Cyrillic letter next to a Latin letter or an ASCII digit (digits, @, $ or _ between): words of
 # real Greek or Russian text hold neither, while disguised ids and keywords ("5с87", "ignоre") do.
 _SCRIPT_SWITCH_PATTERN = (
-    "[A-Za-z\\x{c0}-\\x{d6}\\x{d8}-\\x{f6}\\x{f8}-\\x{24f}\\x{1e00}-\\x{1eff}0-9][@$_]*[\\x{370}-\\x{3ff}\\x{400}-\\x{52f}]"
-    "|[\\x{370}-\\x{3ff}\\x{400}-\\x{52f}][@$_]*[A-Za-z\\x{c0}-\\x{d6}\\x{d8}-\\x{f6}\\x{f8}-\\x{24f}\\x{1e00}-\\x{1eff}0-9]"
+    f"[{_LATIN_LETTERS}0-9][@$_]*[{_GREEK_CYRILLIC}]|[{_GREEK_CYRILLIC}][@$_]*[{_LATIN_LETTERS}0-9]"
 )
 
 
@@ -345,9 +348,9 @@ def _whitespace(text: str) -> tuple[str, list[Edit]]:
 
 # Combining marks stacked on Latin letters ("zalgo" text, i̷g̸n̵o̶r̴e). NFKC has already composed real
 # accents (é), and the marks of Indic, Thai or Arabic scripts follow their own letters, so they stay.
-_STACKED_MARKS = re.compile(
-    "(?<=[A-Za-z\u00c0-\u024f])[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+"
-)
+_MARK_BASE = "[A-Za-z\u00c0-\u024f]"
+_MARKS = "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
+_STACKED_MARKS = re.compile(f"(?<={_MARK_BASE}){_MARKS}+")
 
 
 def _stacked_marks(text: str) -> tuple[str, list[Edit]]:
@@ -365,10 +368,10 @@ def _invisible(text: str) -> tuple[str, list[Edit]]:
 # Each pass with the gate that tells, from one RE2 Set scan of the UTF-8 text, whether it can change
 # anything; None runs it always. A pass that finds nothing returns its input, so skipping it is exact.
 _GATES = (
-    "[\U000e0000-\U000e007f]",
-    _INVISIBLE.pattern.removesuffix("+"),
-    "[A-Za-z\u00c0-\u024f]" + _STACKED_MARKS.pattern.rsplit(")", 1)[1].removesuffix("+"),
-    "[ıȷℓİ\u0370-\u03ff\u0400-\u052f]",
+    _TAG_CHARS,
+    _INVISIBLE_CHARS,
+    _MARK_BASE + _MARKS,
+    f"[{_ALWAYS_CHARS}{_GREEK_CYRILLIC}]",
     _LEET_TOKEN.pattern,
     _SPACED.pattern,
     _WHITESPACE.pattern,

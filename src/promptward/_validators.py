@@ -22,8 +22,11 @@ def digits(value: str) -> str:
 
 def luhn(value: str) -> bool:
     number = digits(value)
-    if not 12 <= len(number) <= 19 or len(set(number)) == 1:
-        return False
+    return 12 <= len(number) <= 19 and len(set(number)) > 1 and _luhn_sum_ok(number)
+
+
+def _luhn_sum_ok(number: str) -> bool:
+    """The Luhn checksum of a digit string: every second digit from the right doubled, the sum ending in 0."""
     total = 0
     for index, char in enumerate(reversed(number)):
         digit = int(char)
@@ -389,15 +392,7 @@ def dea(value: str) -> bool:
 def ca_sin(value: str) -> bool:
     """A Canadian social insurance number: nine digits passing Luhn, not starting with 0 or 8."""
     number = digits(value)
-    if len(number) != 9 or number[0] in "08" or len(set(number)) == 1:
-        return False
-    total = 0
-    for index, char in enumerate(reversed(number)):
-        digit = int(char)
-        if index % 2:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return total % 10 == 0
+    return len(number) == 9 and number[0] not in "08" and len(set(number)) > 1 and _luhn_sum_ok(number)
 
 
 VALIDATORS.update(
