@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from promptward import Guard
+from promptward import Action, Guard
 from promptward._packs import BUILTIN_PACKS
 from promptward._validators import _IBAN_LENGTHS, luhn
 
@@ -104,8 +104,27 @@ def test_weak_formats_need_context() -> None:
     assert found("Order 123 456 782 shipped; ticket 943 476 5919 closed.") == []
 
 
-def test_years_alone_are_not_dates() -> None:
-    assert found("In 2008 the bank failed and in 1971 it was founded.") == []
+def test_years_in_prose_are_weak_dates_that_ask_for_nothing() -> None:
+    text = "In 2008 the bank failed and in 1971 it was founded."
+    decision = guard().check(text)
+    years = [f for f in decision.findings if f.entity_type == "DATE_TIME"]
+    assert [text[f.span.start : f.span.end] for f in years] == ["2008", "1971"]
+    assert all(f.score < 0.5 for f in years)
+    assert decision.action is Action.ALLOW and decision.redacted_text is None
+    # A year next to a birth word is personal data and is redacted.
+    born = guard().check("I was born in 1984 in Porto.")
+    assert born.action is Action.REDACT and born.redacted_text == "I was born in <DATE_TIME_1> in Porto."
+
+
+def test_action_min_score_zero_redacts_weak_findings() -> None:
+    strict = Guard(["builtin", PII_PACK], policy={"action_min_score": 0})
+    decision = strict.check("The plant opened in 1971.")
+    assert decision.action is Action.REDACT
+    assert decision.redacted_text == "The plant opened in <DATE_TIME_1>."
+
+
+def test_quantities_and_addresses_are_not_years() -> None:
+    assert found("Set a 2000 ms timeout and send it to 1987 74 Diakou Street.") == []
 
 
 def _luhn_complete(body: str) -> str:
