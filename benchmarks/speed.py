@@ -280,9 +280,9 @@ def build_cases(corpora: Path, budget: Budget, same_text: bool) -> tuple[list[Ca
 def re2_options() -> Any:
     """The matcher's own Options when it exposes them, else the same settings (log_errors off)."""
     try:
-        from promptward._matcher import _options
+        from promptward._re2util import options
 
-        return _options()
+        return options()
     except ImportError:
         options = re2.Options()
         options.log_errors = False

@@ -17,15 +17,21 @@ def conditions(pattern: str) -> list[set[str]] | None:
 @pytest.mark.parametrize(
     ("pattern", "expected"),
     [
-        (r"(?i)\bignore\s+(?:all\s+)?previous", [{"previous"}, {"ignore"}]),  # strongest first
-        (r"(?i)(?:ignore|forget)\s+it", [{"ignore", "forget"}]),
+        # An optional word or a short alternation is spelled out, so the phrase goes on through it.
+        (r"(?i)\bignore\s+(?:all\s+)?previous", [{f"ignore{SEP}previous", f"ignore{SEP}all{SEP}previous"}]),
+        (r"(?i)(?:ignore|forget)\s+it", [{f"ignore{SEP}it", f"forget{SEP}it"}]),
+        (r"(?i)l(?:33|ee)t\s*speak", [{"speak"}, {"l33t", "leet"}]),  # strongest first
         (r"[Ii]gnore", [{"Ignore", "ignore"}]),  # a small set branches the literal
         (r"s[iİ]stem\s+kural", [{f"sistem{SEP}kural", f"sİstem{SEP}kural"}]),
         (r"!\[[^\]]*\]\(", [{"!["}, {"]("}]),  # punctuation pairs are rare in prose: worth a condition
-        (r"(?:abc)+x", [{"abc"}]),
+        (r"(?:abc)+x", [{"abcx"}]),  # the last copy of a repeat runs on into what follows
+        (r"x(?:abc)+", [{"xabc"}]),  # and its first copy follows what came before
         # Words joined by \s+ make a phrase, which must appear as a whole (its words add nothing).
         (r"as\s+an\s+ai\b", [{f"as{SEP}an{SEP}ai"}]),
-        (r"(?:tell|give)\s+me\s+the\s+secret", [{f"me{SEP}the{SEP}secret"}, {"give", "tell"}]),
+        (r"(?:tell|give)\s+me\s+secrets", [{f"tell{SEP}me{SEP}secrets", f"give{SEP}me{SEP}secrets"}]),
+        # Marks too light to pick a rule ("##", "<") still rule it out when a word picks it.
+        (r"(?i)^\s*#{2,}\s*system\b", [{"system"}, {"##"}]),
+        (r"(?i)</?\s*admin\s*>", [{"admin"}, {"<", "</"}, {">"}]),
     ],
 )
 def test_conditions_of_one_branch(pattern: str, expected: list[set[str]]) -> None:
@@ -37,7 +43,7 @@ def test_an_alternation_at_the_top_keeps_each_branch_s_conditions() -> None:
     assert requirement is not None
     assert [[set(c) for c in branch] for branch in requirement] == [
         [{f"ignore{SEP}the{SEP}rules"}],
-        [{"prompt"}, {"reveal"}, {"the", "your"}],
+        [{f"reveal{SEP}your{SEP}prompt", f"reveal{SEP}the{SEP}prompt"}],
     ]
 
 
@@ -45,6 +51,8 @@ def test_an_alternation_at_the_top_keeps_each_branch_s_conditions() -> None:
     "pattern",
     [
         r"a*bc",  # too short to be worth a literal
+        r"<\s*/?\s*>",  # marks alone are too light to pick the rule
+        r"x(?:[abc]|de){9}y",  # more spellings than are worth a literal
         r"x(?:abcdef)?y",  # optional
         r"(?:abcdef|)",  # an empty alternative
         r"abcdef|\d+",  # one branch without a literal

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import re2
+from ._re2util import char_spans, compile_re2
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +35,6 @@ class Payload:
     start: int
     end: int
     encoding: str
-
-
-def _re2(pattern: str) -> Any:
-    options = re2.Options()
-    options.log_errors = False
-    return re2.compile(pattern, options)
 
 
 def _printable(data: bytes) -> str | None:
@@ -111,9 +105,9 @@ _MORSE = {
 }  # fmt: skip
 # Dot and dash look-alikes: middle dot, bullet, Devanagari danda; minus sign, en and em dash, low line.
 _MORSE_SYMBOLS = str.maketrans("·•।−–—_", "...----")
-_MORSE_WORDS = _re2(r"\s*[/|]\s*|\s{3,}")
-_BINARY_GROUP = _re2(r"[01]+")
-_NUMBER = _re2(r"\d+")
+_MORSE_WORDS = compile_re2(r"\s*[/|]\s*|\s{3,}")
+_BINARY_GROUP = compile_re2(r"[01]+")
+_NUMBER = compile_re2(r"\d+")
 
 
 def _from_morse(blob: str) -> str | None:
@@ -197,20 +191,20 @@ _ROT13_WORDS = r"\b(?:gur|naq|lbh|vtaber|vafgehpgvbaf|cerivbhf|flfgrz|cebzcg|cnf
 _REVERSED_WORDS = r"\b(?:eht|dna|uoy|erongi|snoitcurtsni|suoiverp|metsys|tpmorp|drowssap)\b"
 
 _SCANNERS: tuple[tuple[str, Any, Callable[[str], str | None]], ...] = (
-    ("base64", _re2(_BASE64), _from_base64),
-    ("hex", _re2(_HEX), _from_hex),
-    ("url", _re2(_URL), _from_url),
-    ("morse", _re2(_MORSE_RUN), _from_morse),
-    ("binary", _re2(_BINARY), _from_binary),
-    ("char_codes", _re2(_CHAR_CODES), _from_char_codes),
-    ("braille", _re2(_BRAILLE_RUN), _from_braille),
+    ("base64", compile_re2(_BASE64), _from_base64),
+    ("hex", compile_re2(_HEX), _from_hex),
+    ("url", compile_re2(_URL), _from_url),
+    ("morse", compile_re2(_MORSE_RUN), _from_morse),
+    ("binary", compile_re2(_BINARY), _from_binary),
+    ("char_codes", compile_re2(_CHAR_CODES), _from_char_codes),
+    ("braille", compile_re2(_BRAILLE_RUN), _from_braille),
 )
 _WHOLE_TEXT: tuple[tuple[str, Any, Callable[[str], str | None]], ...] = (
-    ("rot13", _re2(r"(?i)" + _ROT13_WORDS + r".*" + _ROT13_WORDS), _from_rot13),
-    ("reversed", _re2(r"(?i)" + _REVERSED_WORDS + r".*" + _REVERSED_WORDS), _from_reversed),
+    ("rot13", compile_re2(r"(?i)" + _ROT13_WORDS + r".*" + _ROT13_WORDS), _from_rot13),
+    ("reversed", compile_re2(r"(?i)" + _REVERSED_WORDS + r".*" + _REVERSED_WORDS), _from_reversed),
 )
 # The gate is every scanner's pattern in one RE2 search: a text without a candidate costs nothing more.
-_GATE = _re2(
+_GATE = compile_re2(
     "|".join(
         f"(?:{p})"
         for p in (
@@ -234,15 +228,15 @@ def find_payloads(text: str, *, limit_chars: int, limit_count: int) -> list[Payl
         return []
     payloads: list[Payload] = []
     used = 0
+    data = text.encode()
     for encoding, pattern, decode in _SCANNERS:
-        for match in pattern.finditer(text):
-            decoded = decode(match.group())
+        for start, end in char_spans(data, [match.span() for match in pattern.finditer(data)]):
+            decoded = decode(text[start:end])
             if decoded is None:
                 continue
             if used + len(decoded) > limit_chars or len(payloads) >= limit_count:
                 return payloads
             used += len(decoded)
-            start, end = match.span()
             payloads.append(Payload(decoded, start, end, encoding))
     for encoding, pattern, decode in _WHOLE_TEXT:
         if len(text) <= limit_chars - used and len(payloads) < limit_count and pattern.search(text):

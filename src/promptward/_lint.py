@@ -12,9 +12,10 @@ import re2
 import yaml
 
 from ._exceptions import RulePackError
-from ._matcher import _compile, _flagged, _options
+from ._matcher import _compile, _flagged
 from ._normalize import canonicalize
 from ._packs import AnyRule, KeywordsRule, RegexRule, RulePack, load_pack
+from ._re2util import options
 from ._samples import ORDINARY_PROSE
 
 BROAD_THRESHOLD = 0.3
@@ -150,7 +151,7 @@ def lint_pack(pack: RulePack, path: Path, lines: dict[str, int]) -> list[LintFin
                     wide,
                     f"keep bounded repeats of broad classes under {WIDE_REPEAT_LIMIT}",
                 )
-            size = re2.compile(_flagged(pattern, rule.case_sensitive), _options()).programsize
+            size = re2.compile(_flagged(pattern, rule.case_sensitive), options()).programsize
             if size > PROGRAM_LIMIT:
                 add(
                     "PW011",
@@ -160,9 +161,7 @@ def lint_pack(pack: RulePack, path: Path, lines: dict[str, int]) -> list[LintFin
                     "use \\S or [^\\s...] instead of \\p{L} classes, and shorter bounded repeats",
                 )
         compiled = _compile(pack, rule) if not hasattr(rule, "entity_type") else None
-        matcher: Any = (
-            compiled.compiled if compiled else re2.compile(_flagged(pattern, rule.case_sensitive), _options())
-        )
+        matcher: Any = compiled.compiled if compiled else re2.compile(_flagged(pattern, rule.case_sensitive), options())
         if matcher.search("") is not None:
             add(
                 "PW020",
@@ -194,7 +193,7 @@ def _pattern_of(rule: AnyRule) -> str:
 
 def _re2_accepts(pattern: str, case_sensitive: bool) -> bool:
     try:
-        re2.compile(_flagged(pattern, case_sensitive), _options())
+        re2.compile(_flagged(pattern, case_sensitive), options())
     except re2.error:
         return False
     return True
@@ -260,7 +259,7 @@ def _has_optional_branch(items: Sequence[Any]) -> bool:
 def _searcher(pack: RulePack, rule: AnyRule, pattern: str) -> Any:
     if isinstance(rule, (RegexRule, KeywordsRule)):
         return _compile(pack, rule).compiled
-    return re2.compile(pattern, _options())
+    return re2.compile(pattern, options())
 
 
 def _duplicates(loaded: Sequence[tuple[Path, RulePack]]) -> list[LintFinding]:

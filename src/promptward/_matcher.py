@@ -19,18 +19,12 @@ import regex
 from ._exceptions import RulePackError
 from ._packs import AnyRule, DataRule, KeywordsRule, PiiRule, RegexRule, RulePack, SecretRule
 from ._prefilter import SEP, Condition, literal_requirement
+from ._re2util import char_spans, options
 
 MAX_SPANS_PER_RULE = 16
 # RE2 runs a Set as one DFA; patterns combined past a few thousand instructions multiply its states and
 # push it onto the slow path, so rules are spread over Sets of bounded total program size.
 SET_PROGRAM_BUDGET = 3000
-
-
-def _options() -> Any:
-    options = re2.Options()
-    options.log_errors = False
-    options.max_mem = 64 << 20
-    return options
 
 
 def _flagged(pattern: str, case_sensitive: bool) -> str:
@@ -41,7 +35,7 @@ def check_pattern(pattern: str, engine: str, case_sensitive: bool) -> None:
     """Raise ValueError (shown with the rule's location) when a pattern cannot compile on its engine."""
     if engine == "re2":
         try:
-            re2.compile(_flagged(pattern, case_sensitive), _options())
+            re2.compile(_flagged(pattern, case_sensitive), options())
         except re2.error as exc:
             try:
                 regex.compile(pattern)
@@ -82,20 +76,24 @@ class CompiledRule:
     def id(self) -> str:
         return self.rule.id
 
-    def spans(self, text: str, timeout: float) -> list[tuple[int, int]]:
-        found: list[tuple[int, int]] = []
+    def spans(self, text: str, timeout: float, data: bytes | None = None) -> list[tuple[int, int]]:
+        """Character spans of the rule's non-empty matches; `data` is `text` in UTF-8, when at hand."""
         if self.engine == "regex":
-            iterator = self.compiled.finditer(text, timeout=timeout)
-        else:
-            iterator = self.compiled.finditer(text)
-        for match in iterator:
-            start, end = match.span()
-            if end == start:
-                continue
-            found.append((start, end))
-            if len(found) >= MAX_SPANS_PER_RULE:
-                break
-        return found
+            return _nonempty(self.compiled.finditer(text, timeout=timeout))
+        data = text.encode() if data is None else data
+        return char_spans(data, _nonempty(self.compiled.finditer(data)))
+
+
+def _nonempty(matches: Iterable[Any]) -> list[tuple[int, int]]:
+    found: list[tuple[int, int]] = []
+    for match in matches:
+        start, end = match.span()
+        if end == start:
+            continue
+        found.append((start, end))
+        if len(found) >= MAX_SPANS_PER_RULE:
+            break
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +172,9 @@ class Matcher:
     def scan(self, text: str) -> tuple[list[Hit], list[EngineFault]]:
         hits: list[Hit] = []
         faults: list[EngineFault] = []
-        for rule in self.fired(text):
-            hits.extend(Hit(rule, s, e) for s, e in rule.spans(text, self.regex_timeout))
+        data = text.encode("utf-8")
+        for rule in self._prefilter.fired(data):
+            hits.extend(Hit(rule, s, e) for s, e in rule.spans(text, self.regex_timeout, data))
         for rule in self._fallback_rules:
             try:
                 hits.extend(Hit(rule, s, e) for s, e in rule.spans(text, self.regex_timeout))
@@ -191,7 +190,7 @@ class Matcher:
 class _RuleSet:
     def __init__(self, rules: list[CompiledRule]) -> None:
         self.rules = rules
-        self._set = re2.Set.SearchSet(_options())
+        self._set = re2.Set.SearchSet(options())
         for rule in rules:
             self._set.Add(rule.pattern)
         self._set.Compile()
@@ -234,7 +233,7 @@ class _Prefilter:
         # Per literal: the branches to look at, and the conditions it satisfies.
         self._keyed = [frozenset(keyed.get(i, ())) for i in range(len(literals))]
         self._holds = [frozenset(holds.get(i, ())) for i in range(len(literals))]
-        self._literals = re2.Set.SearchSet(_options())
+        self._literals = re2.Set.SearchSet(options())
         for literal in literals:
             self._literals.Add("(?i)" + r"\s+".join(re2.escape(word) for word in literal.split(SEP)))
         if literals:
@@ -294,12 +293,12 @@ def _compile(pack: RulePack, rule: RegexRule | KeywordsRule) -> CompiledRule:
         flags = regex.V0 | (0 if rule.case_sensitive else regex.IGNORECASE)
         return CompiledRule(rule, pack.pack, pattern, engine, regex.compile(pattern, flags))
     pattern = _flagged(pattern, rule.case_sensitive)
-    return CompiledRule(rule, pack.pack, pattern, engine, re2.compile(pattern, _options()))
+    return CompiledRule(rule, pack.pack, pattern, engine, re2.compile(pattern, options()))
 
 
 def _compile_allow(phrases: Iterable[str]) -> Any:
     parts = [r"\s+".join(re2.escape(w) for w in phrase.split()) for phrase in phrases if phrase.strip()]
-    return re2.compile("(?i)(?:" + "|".join(parts) + ")", _options()) if parts else None
+    return re2.compile("(?i)(?:" + "|".join(parts) + ")", options()) if parts else None
 
 
 def _drop_allowed(hits: list[Hit], text: str, allow: Any) -> list[Hit]:

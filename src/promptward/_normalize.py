@@ -16,6 +16,8 @@ from typing import Any
 
 import re2
 
+from ._re2util import char_spans, compile_re2, options
+
 # (new_start, new_end, old_start, old_end) for every replaced region of one pass, in order.
 Edit = tuple[int, int, int, int]
 Pass = Callable[[str], tuple[str, list[Edit]]]
@@ -95,18 +97,7 @@ def _spans(pattern: Any, text: str) -> list[tuple[int, int]]:
     if isinstance(pattern, re.Pattern):
         return [m.span() for m in pattern.finditer(text)]
     data = text.encode()
-    found = [m.span() for m in pattern.finditer(data)]
-    if len(data) == len(text) or not found:
-        return found
-    # RE2 reports byte offsets; the wrapper's own mapping to characters costs more than decoding the gaps.
-    spans = []
-    chars = done = 0
-    for start, end in found:
-        first = chars + len(data[done:start].decode())
-        chars = first + len(data[start:end].decode())
-        done = end
-        spans.append((first, chars))
-    return spans
+    return char_spans(data, [m.span() for m in pattern.finditer(data)])
 
 
 def _common_ends(old: str, new: str) -> tuple[int, int]:
@@ -182,8 +173,7 @@ _CONFUSABLES = str.maketrans(
 )
 # Letters folded wherever they stand: RE2's case folding does not join Turkish İ/ı with I/i.
 _ALWAYS_CHARS = "ıȷℓİ"
-_ALWAYS = str.maketrans(_ALWAYS_CHARS, "ijlI")
-_ALWAYS_GATE = re.compile(f"[{_ALWAYS_CHARS}]")
+_ALWAYS = dict(zip(map(ord, _ALWAYS_CHARS), "ijlI", strict=True))
 _GREEK_CYRILLIC = "\u0370-\u03ff\u0400-\u052f"
 _SCRIPTS_GATE = re.compile(f"[{_GREEK_CYRILLIC}]")
 _LATIN_LETTERS = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff"
@@ -196,16 +186,20 @@ _SCRIPT_SWITCH_PATTERN = (
 
 # Words (runs of [\w@$], which is exactly what _is_word_char accepts) made of look-alike letters, digits,
 # "_", "@" and "$" only, with at least one look-alike letter.
-_CONFUSABLE_CLASS = "".join(sorted({chr(k) for k in _CONFUSABLES}))
-_LOOK_ALIKE_WORD = re.compile(f"(?<![\\w@$])[\\d_@$]*[{_CONFUSABLE_CLASS}][{_CONFUSABLE_CLASS}\\d_@$]*(?![\\w@$])")
+# RE2 finds the longest runs of those characters that hold a look-alike letter; a run is a whole word
+# when no other word character touches it (RE2 has no look-around, so the ends are checked in Python).
+_CONFUSABLE_CLASS = "".join(f"\\x{{{k:x}}}" for k in sorted(_CONFUSABLES))
+_LOOK_ALIKE_RUN_PATTERN = f"[\\p{{Nd}}_@$]*[{_CONFUSABLE_CLASS}][{_CONFUSABLE_CLASS}\\p{{Nd}}_@$]*"
 
 
 def _confusables(text: str) -> tuple[str, list[Edit]]:
     # Every fold here maps one character to one character, so edits never shift positions.
     edits: list[Edit] = []
-    if _ALWAYS_GATE.search(text):
-        edits = [(m.start(), m.end(), m.start(), m.end()) for m in _ALWAYS_GATE.finditer(text)]
-        text = _ALWAYS_GATE.sub(lambda m: m.group().translate(_ALWAYS), text)
+    present = [char for char in _ALWAYS_CHARS if char in text]
+    if present:
+        edits = [(i, i + 1, i, i + 1) for i in sorted(i for char in present for i in _positions(text, char))]
+        for char in present:
+            text = text.replace(char, _ALWAYS[ord(char)])
     if not _SCRIPTS_GATE.search(text):
         return text, edits
     # Words that mix scripts hold a Latin letter next to a Greek or Cyrillic one (digits, @, $ between).
@@ -214,8 +208,25 @@ def _confusables(text: str) -> tuple[str, list[Edit]]:
     # folded too (a disguise that swaps most letters must not tip the balance). Digits, @ and $ count as
     # Latin so that folding leetspeak later cannot change this verdict.
     if _mostly_latin(text.encode()):
-        text = _fold(text, {m.span() for m in _LOOK_ALIKE_WORD.finditer(text)}, edits)
+        text = _fold(text, set(_look_alike_words(text)), edits)
     return text, sorted(set(edits))
+
+
+def _positions(text: str, char: str) -> list[int]:
+    found = []
+    index = text.find(char)
+    while index >= 0:
+        found.append(index)
+        index = text.find(char, index + 1)
+    return found
+
+
+def _look_alike_words(text: str) -> list[tuple[int, int]]:
+    return [
+        (start, end)
+        for start, end in _spans(_LOOK_ALIKE_RUN, text)
+        if not (start > 0 and _is_word_char(text[start - 1])) and not (end < len(text) and _is_word_char(text[end]))
+    ]
 
 
 def _fold(text: str, words: set[tuple[int, int]], edits: list[Edit]) -> str:
@@ -261,15 +272,8 @@ def _merge(edits: list[Edit], same_length: list[Edit]) -> list[Edit]:
     return sorted(set(edits + same_length)) if same_length else edits
 
 
-_OPTIONS = re2.Options()
-_OPTIONS.log_errors = False
-
-
-def _re2(pattern: str) -> Any:
-    return re2.compile(pattern, _OPTIONS)
-
-
-_SCRIPT_SWITCH = _re2(_SCRIPT_SWITCH_PATTERN)
+_SCRIPT_SWITCH = compile_re2(_SCRIPT_SWITCH_PATTERN)
+_LOOK_ALIKE_RUN = compile_re2(_LOOK_ALIKE_RUN_PATTERN)
 _ASCII_LATIN = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@$"
 _RARE_GREEK = re.compile(b"\xcd[\xb0-\xbf]")  # U+0370..U+037F
 _RARE_CYRILLIC = re.compile(b"\xd4[\x80-\xaf]")  # U+0500..U+052F
@@ -285,6 +289,8 @@ def _mostly_latin(data: bytes) -> bool:
     if b"\xd4" in data:
         non_latin += len(_RARE_CYRILLIC.findall(data))
     latin = len(data) - len(data.translate(None, _ASCII_LATIN))
+    if latin > 3 * non_latin:  # what follows only adds Latin letters
+        return True
     # U+00C0..U+00FF without the signs U+00D7 and U+00F7, U+0100..U+023F, and U+1E00..U+1EFF.
     latin += data.count(b"\xc3") - data.count(b"\xc3\x97") - data.count(b"\xc3\xb7")
     latin += sum(data.count(lead) for lead in (b"\xc4", b"\xc5", b"\xc6", b"\xc7", b"\xc8"))
@@ -297,7 +303,7 @@ def _mostly_latin(data: bytes) -> bool:
 # Leetspeak: only tokens that mix letters with digits or @/$ are folded, so numbers stay numbers.
 # RE2's leftmost match starts at the token's first character and the greedy tail runs to its end.
 # A trailing ".domain" joins the token so that e-mail addresses can be recognized and left alone.
-_LEET_TOKEN = _re2(r"[\w@$]*(?:[A-Za-z][\w@$]*[013457@$]|[013457@$][\w@$]*[A-Za-z])[\w@$]*(?:\.[A-Za-z][\w-]*)*")
+_LEET_TOKEN = compile_re2(r"[\w@$]*(?:[A-Za-z][\w@$]*[013457@$]|[013457@$][\w@$]*[A-Za-z])[\w@$]*(?:\.[A-Za-z][\w-]*)*")
 # E-mail addresses, shell or template variables ($HOME, $SECRET_KEY) and names with a version or size
 # suffix (base64, utf8, gpt4) are not leetspeak.
 _NOT_LEET = re.compile(r"^[\w.+-]*@[\w-]+\.|^\$[A-Z_][A-Z0-9_]*(?:\.|$)|^[A-Za-z]+\d+(?:\.|$)")
@@ -322,7 +328,7 @@ def _leet(text: str) -> tuple[str, list[Edit]]:
 # "i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e": three or more letters, one separator character each.
 # RE2's \b knows only ASCII words, so the run takes the neighbouring non-letter (or an end) with it.
 _EDGE = r"[^\pL\pN\pM@$]"
-_SPACED = _re2(
+_SPACED = compile_re2(
     "|".join(rf"(?:^|{_EDGE})\pL(?:{sep}\pL){{2,}}(?:{_EDGE}|$)" for sep in (" ", r"\.", "-", "_", r"\*", r"\|", r"\+"))
 )
 
@@ -339,7 +345,7 @@ def _spaced(text: str) -> tuple[str, list[Edit]]:
 
 # Runs of three or more whitespace characters, doubled horizontal spaces and tabs; a paragraph break
 # ("\n\n") or a CRLF stays as it is, so ordinary prose needs no edit.
-_WHITESPACE = _re2(r"[\t\n\v\f\r ]{3,}|[\t\v\f ]{2,}|[\t\v\f]")
+_WHITESPACE = compile_re2(r"[\t\n\v\f\r ]{3,}|[\t\v\f ]{2,}|[\t\v\f]")
 
 
 def _whitespace(text: str) -> tuple[str, list[Edit]]:
@@ -377,7 +383,7 @@ _GATES = (
     _WHITESPACE.pattern,
 )
 _TAGS_GATE, _INVISIBLE_GATE, _MARKS_GATE, _CONFUSABLES_GATE, _LEET_GATE, _SPACED_GATE, _WHITESPACE_GATE = range(7)
-_GATE_SET = re2.Set.SearchSet(_OPTIONS)
+_GATE_SET = re2.Set.SearchSet(options())
 for _gate_pattern in _GATES:
     _GATE_SET.Add(_gate_pattern)
 _GATE_SET.Compile()

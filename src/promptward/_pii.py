@@ -12,8 +12,9 @@ from typing import Any
 
 import re2
 
-from ._matcher import MAX_SPANS_PER_RULE, _flagged, _options
+from ._matcher import MAX_SPANS_PER_RULE, _flagged
 from ._packs import DataRule, RulePack, SecretRule
+from ._re2util import char_spans, options
 from ._validators import VALIDATORS, shannon_entropy
 
 CONTEXT_BEFORE = 64
@@ -51,7 +52,7 @@ def _words(words: Sequence[str]) -> Any:
         return None
     # Identifiers join words with "_" (db_password), so only letters and digits extend a word.
     alternatives = "|".join(re2.escape(w) for w in words)
-    return re2.compile(rf"(?i)(?:^|[^a-z0-9])(?:{alternatives})(?:[^a-z0-9]|$)", _options())
+    return re2.compile(rf"(?i)(?:^|[^a-z0-9])(?:{alternatives})(?:[^a-z0-9]|$)", options())
 
 
 def looks_like_placeholder(value: str) -> bool:
@@ -63,11 +64,11 @@ class DataScanner:
 
     def __init__(self, rules: Sequence[tuple[RulePack, DataRule]]) -> None:
         self.rules: list[_Compiled] = []
-        self._set = re2.Set.SearchSet(_options())
+        self._set = re2.Set.SearchSet(options())
         for pack, rule in rules:
             pattern = _flagged(rule.pattern, rule.case_sensitive)
             self._set.Add(pattern)
-            compiled = re2.compile(pattern, _options())
+            compiled = re2.compile(pattern, options())
             self.rules.append(_Compiled(rule, pack.pack, compiled, _words(rule.context), _words(rule.negative_context)))
         if self.rules:
             self._set.Compile()
@@ -79,10 +80,13 @@ class DataScanner:
         if not self.rules:
             return []
         hits: list[DataHit] = []
-        for index in self._set.Match(text) or ():
+        data = text.encode()
+        for index in self._set.Match(data) or ():
             compiled = self.rules[index]
-            for match in compiled.regex.finditer(text):
-                hit = _judge(compiled, text, match)
+            group = compiled.rule.group
+            found = [span for span in (m.span(group) for m in compiled.regex.finditer(data)) if span[0] >= 0]
+            for start, end in char_spans(data, found):
+                hit = _judge(compiled, text, start, end)
                 if hit is not None:
                     hits.append(hit)
                     if len(hits) >= MAX_SPANS_PER_RULE * len(self.rules):
@@ -90,10 +94,9 @@ class DataScanner:
         return _drop_overlaps(hits)
 
 
-def _judge(compiled: _Compiled, text: str, match: Any) -> DataHit | None:
+def _judge(compiled: _Compiled, text: str, start: int, end: int) -> DataHit | None:
     rule = compiled.rule
-    start, end = match.span(rule.group)
-    if start < 0 or end <= start:
+    if end <= start:
         return None
     value = text[start:end]
     if rule.validator is not None and not VALIDATORS[rule.validator](value):

@@ -18,6 +18,8 @@ from typing import Any
 # A literal must weigh this much to be worth a condition: an ASCII letter or digit weighs 1, whitespace
 # nothing, any other character 2 (see _char_weight).
 MIN_WEIGHT = 3
+# A lighter condition of marks ("<", "##") cannot pick the rules to look at, but it can rule one out.
+MIN_HELD_WEIGHT = 2
 MAX_LITERALS = 200
 # A set of at most MAX_CLASS plain characters inside a literal branches it, up to MAX_SPELLINGS spellings.
 MAX_CLASS = 4
@@ -32,6 +34,7 @@ _CODE_POINT = re.compile(r"(?<!\\)((?:\\\\)*)\\x\{([0-9A-Fa-f]{1,6})\}")
 _UNICODE_CLASS = re.compile(r"(?<!\\)((?:\\\\)*)\\[pP](?:\{\^?\w+\}|\w)")
 
 Condition = frozenset[str]
+_SEP_RUN = re.compile(SEP + "+")
 
 
 def literal_requirement(pattern: str) -> list[list[Condition]] | None:
@@ -92,13 +95,23 @@ def _strip_zero_width(items: list[Any]) -> list[Any]:
 
 
 def _strong(conditions: list[set[str]]) -> list[Condition]:
-    found = {frozenset(c) for c in conditions if len(c) <= MAX_LITERALS and weight(c) >= MIN_WEIGHT}
+    found = {frozenset(c) for c in conditions if len(c) <= MAX_LITERALS and _worth_holding(c)}
+    if all(weight(c) < MIN_WEIGHT for c in found):
+        return []
     kept: list[Condition] = []
     for condition in sorted(found, key=lambda c: (-weight(c), sorted(c))):
         # A condition that a stronger one implies adds nothing but literals to look for.
         if not any(_implies(stronger, condition) for stronger in kept):
             kept.append(condition)
     return kept
+
+
+def _worth_holding(condition: set[str]) -> bool:
+    # Short words ("in", "me") are in nearly every text; a mark such as "<" or "##" is rare in prose.
+    if weight(condition) >= MIN_WEIGHT:
+        return True
+    marked = all(any(not char.isalnum() and char != SEP for char in literal) for literal in condition)
+    return marked and weight(condition) >= MIN_HELD_WEIGHT
 
 
 def _implies(stronger: Condition, weaker: Condition) -> bool:
@@ -126,6 +139,45 @@ def _small_class(op: Any, arg: Any) -> list[str] | None:
     return [chr(code) for _, code in arg]
 
 
+def _spellings(op: Any, arg: Any, limit: int) -> list[str] | None:
+    """Every text one pattern item can match, when it is spelled out (literals, small sets, whitespace
+    runs as SEP, alternations and optional parts of those) in at most `limit` spellings; else None."""
+    name = str(op)
+    if name == "LITERAL":
+        return None if arg == 0 else [chr(arg)]  # a NUL would read as SEP
+    if name == "AT":
+        return [""]
+    if _is_whitespace_run(op, arg):
+        return [SEP]
+    chars = _small_class(op, arg)
+    if chars is not None:
+        return chars if len(chars) <= limit else None
+    if name == "SUBPATTERN":
+        return _sequence_spellings(arg[-1], limit)
+    if name == "BRANCH":
+        spelled: list[str] = []
+        for alternative in arg[1]:
+            found = _sequence_spellings(alternative, limit - len(spelled))
+            if found is None:
+                return None
+            spelled.extend(found)
+        return spelled
+    if name in ("MAX_REPEAT", "MIN_REPEAT") and arg[0] == 0 and arg[1] == 1 and limit > 1:
+        found = _sequence_spellings(arg[2], limit - 1)
+        return None if found is None else [*found, ""]
+    return None
+
+
+def _sequence_spellings(items: Sequence[Any], limit: int) -> list[str] | None:
+    spelled = [""]
+    for op, arg in items:
+        tails = _spellings(op, arg, limit // len(spelled))
+        if tails is None:
+            return None
+        spelled = [head + tail for head in spelled for tail in tails]
+    return spelled if 0 < len(spelled) <= limit else None
+
+
 def _conditions(items: Sequence[Any]) -> list[set[str]]:
     """Every condition of one concatenation: its literal runs and phrases, and what its groups and
     branches require."""
@@ -134,7 +186,7 @@ def _conditions(items: Sequence[Any]) -> list[set[str]]:
     run: list[str] = [""]
 
     def close() -> None:
-        spellings = {spelling.strip(SEP) for spelling in run}
+        spellings = {_SEP_RUN.sub(SEP, spelling).strip(SEP) for spelling in run}
         if all(spellings):
             found.append(spellings)
             # Each word of a phrase is required too; the strongest condition is picked later.
@@ -145,18 +197,19 @@ def _conditions(items: Sequence[Any]) -> list[set[str]]:
 
     for op, arg in items:
         name = str(op)
-        if name == "LITERAL" and arg != 0:  # a NUL would read as SEP: it only ends the run
-            run[:] = [spelling + chr(arg) for spelling in run]
-            continue
         if name == "AT":  # \b, ^, $: zero width, the run goes on
             continue
-        chars = _small_class(op, arg)
-        if chars is not None and len(run) * len(chars) <= MAX_SPELLINGS:
-            run[:] = [spelling + char for spelling in run for char in chars]
+        # A literal, a small set, a whitespace run or a short alternation of spelled-out words
+        # ("l(?:33|ee)t", "ignorier(?:e|en)?") goes on with the run in each of its spellings.
+        tails = _spellings(op, arg, MAX_SPELLINGS // len(run))
+        if tails is not None:
+            run[:] = [spelling + tail for spelling in run for tail in tails]
             continue
-        if _is_whitespace_run(op, arg) and run[0] and run[0][-1] != SEP:
-            run[:] = [spelling + SEP for spelling in run]
-            continue
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and arg[0] >= 1:
+            # ... and its first `min` copies follow what came before.
+            heads = _sequence_spellings(list(arg[2]) * arg[0], MAX_SPELLINGS // len(run))
+            if heads is not None:
+                run[:] = [spelling + head for spelling in run for head in heads]
         close()
         if name == "SUBPATTERN":
             found.extend(_conditions(arg[-1]))
@@ -166,5 +219,9 @@ def _conditions(items: Sequence[Any]) -> list[set[str]]:
                 found.append(set().union(*best))  # type: ignore[arg-type]
         elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and arg[0] >= 1:
             found.extend(_conditions(arg[2]))
+            # The last `min` copies of a spelled-out repeat ("#{2,}") run on into what follows.
+            copies = _sequence_spellings(list(arg[2]) * arg[0], MAX_SPELLINGS)
+            if copies is not None:
+                run[:] = copies
     close()
     return found
