@@ -9,6 +9,7 @@ or engine error is reported as an EngineFault and never skipped silently.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -211,7 +212,7 @@ class _Prefilter:
         conditions: dict[Condition, int] = {}
         self._rules: list[CompiledRule] = []
         # Per branch of every rule: the rule's number and the numbers of the conditions that must all hold.
-        self._branches: list[tuple[int, frozenset[int]]] = []
+        branches: list[tuple[int, frozenset[int]]] = []
         keyed: dict[int, set[int]] = {}
         rest: list[CompiledRule] = []
         for rule in rules:
@@ -224,15 +225,18 @@ class _Prefilter:
             for branch in requirement:
                 # A branch is looked at when a literal of its strongest condition is present.
                 for literal in branch[0]:
-                    keyed.setdefault(literals.setdefault(literal, len(literals)), set()).add(len(self._branches))
-                self._branches.append((number, frozenset(conditions.setdefault(c, len(conditions)) for c in branch)))
+                    keyed.setdefault(literals.setdefault(literal, len(literals)), set()).add(len(branches))
+                branches.append((number, frozenset(conditions.setdefault(c, len(conditions)) for c in branch)))
         holds: dict[int, set[int]] = {}
         for condition, number in conditions.items():
             for literal in condition:
                 holds.setdefault(literals.setdefault(literal, len(literals)), set()).add(number)
-        # Per literal: the branches to look at, and the conditions it satisfies.
-        self._keyed = [frozenset(keyed.get(i, ())) for i in range(len(literals))]
-        self._holds = [frozenset(holds.get(i, ())) for i in range(len(literals))]
+        # Per literal, as bit sets (ints, whose OR is cheap): the branches to look at, and the conditions it
+        # satisfies. Per branch: its rule, and the bits of the conditions it needs.
+        self._keyed = [_bits(keyed.get(i, ())) for i in range(len(literals))]
+        self._holds = [_bits(holds.get(i, ())) for i in range(len(literals))]
+        self._branch_rule = [number for number, _ in branches]
+        self._branch_needs = [_bits(needed) for _, needed in branches]
         self._literals = re2.Set.SearchSet(options())
         for literal in literals:
             self._literals.Add("(?i)" + r"\s+".join(re2.escape(word) for word in literal.split(SEP)))
@@ -254,12 +258,19 @@ class _Prefilter:
         if not present:
             return []
         keyed, holds = self._keyed, self._holds
-        looked_at = frozenset().union(*[keyed[index] for index in present])
+        looked_at = functools.reduce(operator.or_, [keyed[index] for index in present])
         if not looked_at:
             return []
-        held = frozenset().union(*[holds[index] for index in present])
-        branches = self._branches
-        return sorted({branches[b][0] for b in looked_at if held.issuperset(branches[b][1])})
+        missing = ~functools.reduce(operator.or_, [holds[index] for index in present])
+        rules, needs = self._branch_rule, self._branch_needs
+        found = set()
+        while looked_at:
+            lowest = looked_at & -looked_at
+            branch = lowest.bit_length() - 1
+            looked_at ^= lowest
+            if not needs[branch] & missing:
+                found.add(rules[branch])
+        return sorted(found)
 
     def fired(self, data: bytes) -> list[CompiledRule]:
         numbers = self._candidates(data)
@@ -269,6 +280,13 @@ class _Prefilter:
         else:
             found = [self._rules[n] for n in numbers if self._rules[n].compiled.search(data) is not None]
         return found + [rule for rule_set in self._rest for rule in rule_set.fired(data)]
+
+
+def _bits(numbers: Iterable[int]) -> int:
+    bits = 0
+    for number in numbers:
+        bits |= 1 << number
+    return bits
 
 
 def _groups(rules: list[CompiledRule]) -> list[list[CompiledRule]]:
