@@ -12,6 +12,7 @@ import re2
 import yaml
 
 from ._exceptions import RulePackError
+from ._lint_unicode import ascii_only_word_syntax
 from ._matcher import _compile, _flagged
 from ._normalize import canonicalize
 from ._packs import AnyRule, KeywordsRule, RegexRule, RulePack, load_pack
@@ -54,6 +55,7 @@ CODES: dict[str, str] = {
     "PW002": "engine: regex is not needed, RE2 can run the pattern",
     "PW010": "ReDoS risk in a regex-engine rule (nested or overlapping quantifiers)",
     "PW011": "DFA blow-up risk in an RE2 rule (wide bounded repeat over a broad class, or a huge program)",
+    "PW012": "\\b or \\w against a non-ASCII letter in an RE2 rule (RE2 reads them as ASCII only)",
     "PW020": "the rule matches the empty string",
     "PW021": "the rule matches much ordinary prose",
     "PW030": "duplicate pattern",
@@ -150,6 +152,15 @@ def lint_pack(pack: RulePack, path: Path, lines: dict[str, int]) -> list[LintFin
                     rule,
                     wide,
                     f"keep bounded repeats of broad classes under {WIDE_REPEAT_LIMIT}",
+                )
+            ascii_only = ascii_only_word_syntax(pattern)
+            if ascii_only:
+                add(
+                    "PW012",
+                    "warning",
+                    rule,
+                    ascii_only,
+                    "bound the word with a class such as (?:^|[^a-zà-ÿ]); match its letters with a range ([а-яё])",
                 )
             size = re2.compile(_flagged(pattern, rule.case_sensitive), options()).programsize
             if size > PROGRAM_LIMIT:

@@ -1,0 +1,85 @@
+"""RE2's \\b and \\w know only ASCII word characters: next to a letter such as é, ü or д they never do what
+the pattern's author meant. Found on the parse tree of the pattern (Python's parser reads RE2's syntax)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ._prefilter import _parse
+
+
+def ascii_only_word_syntax(pattern: str) -> str | None:
+    """A description of the first \\b or \\w placed against a non-ASCII letter, or None."""
+    tree = _parse(pattern)
+    return None if tree is None else _scan(list(tree))
+
+
+def _scan(items: Sequence[Any]) -> str | None:
+    for index, (op, arg) in enumerate(items):
+        name = str(op)
+        if name == "AT" and str(arg) == "AT_BOUNDARY":
+            letters = _letters(_first_chars(items[index + 1 :]) | _last_chars(items[:index]))
+            if letters:
+                return f"\\b next to {letters}: RE2's \\b sees only ASCII letters, so it never matches there"
+        if name in ("MAX_REPEAT", "MIN_REPEAT") and _is_word_class(arg[2]) and index > 0:
+            letters = _letters(_last_chars(items[:index]))
+            if letters:
+                return f"\\w after {letters}: RE2's \\w matches only ASCII letters, not the rest of that word"
+        for inner in _children(op, arg):
+            found = _scan(inner)
+            if found:
+                return found
+    return None
+
+
+def _children(op: Any, arg: Any) -> list[list[Any]]:
+    name = str(op)
+    if name == "BRANCH":
+        return [list(alternative) for alternative in arg[1]]
+    if name == "SUBPATTERN":
+        return [list(arg[-1])]
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        return [list(arg[2])]
+    return []
+
+
+def _first_chars(items: Sequence[Any]) -> set[str]:
+    if not items:
+        return set()
+    op, arg = items[0]
+    name = str(op)
+    if name == "LITERAL":
+        return {chr(arg)}
+    if name == "IN":
+        return {chr(value) for kind, value in arg if str(kind) == "LITERAL"}
+    if name in ("BRANCH", "SUBPATTERN") or (name in ("MAX_REPEAT", "MIN_REPEAT") and arg[0] >= 1):
+        return set().union(*[_first_chars(child) for child in _children(op, arg)])
+    return set()
+
+
+def _last_chars(items: Sequence[Any]) -> set[str]:
+    if not items:
+        return set()
+    op, arg = items[-1]
+    name = str(op)
+    if name == "LITERAL":
+        return {chr(arg)}
+    if name == "IN":
+        return {chr(value) for kind, value in arg if str(kind) == "LITERAL"}
+    if name in ("BRANCH", "SUBPATTERN") or (name in ("MAX_REPEAT", "MIN_REPEAT") and arg[0] >= 1):
+        return set().union(*[_last_chars(child) for child in _children(op, arg)])
+    return set()
+
+
+def _is_word_class(body: Any) -> bool:
+    inner = list(body)
+    return (
+        len(inner) == 1
+        and str(inner[0][0]) == "IN"
+        and [str(x) for item in inner[0][1] for x in item] == ["CATEGORY", "CATEGORY_WORD"]
+    )
+
+
+def _letters(chars: set[str]) -> str:
+    return "".join(sorted(c for c in chars if not c.isascii() and c.isalpha()))
