@@ -53,6 +53,7 @@ eval: $(STAMP) $(PEERS_STAMP)
 	$(BIN)/python benchmarks/accuracy.py --corpora $(CORPORA) || status=1; \
 	$(BIN)/python benchmarks/accuracy_pii.py --corpora $(CORPORA) || status=1; \
 	$(BIN)/python benchmarks/accuracy_secrets.py --corpora $(CORPORA) || status=1; \
+	$(BIN)/python benchmarks/variants.py || status=1; \
 	exit $$status
 
 bench: $(STAMP) $(PEERS_STAMP)
