@@ -28,6 +28,7 @@ def test_word_syntax_against_non_ascii_letters_is_reported_and_really_fails_on_r
         r"caf\w+",  # \w after an ASCII letter
         r"\bmot\s+de\s+passe\b",
         r"über\s+\w+",  # \w after whitespace, not after the letter
+        r"é\ba",  # an ASCII letter on the other side: RE2 sees a boundary there
     ],
 )
 def test_ascii_word_syntax_is_not_reported(pattern: str) -> None:

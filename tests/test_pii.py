@@ -198,3 +198,43 @@ def test_redaction_keeps_everything_outside_findings(parts: list[tuple[str, str]
     pieces.append(text[last:])
     shape = "<[A-Z_]+_[0-9]+>".join(re.escape(p) for p in pieces)
     assert re.fullmatch(shape, decision.redacted_text, flags=re.DOTALL), decision.redacted_text
+
+
+def test_a_flood_of_one_kind_does_not_hide_a_secret_further_on() -> None:
+    years = " ".join(f"It happened in {1900 + i % 120}." for i in range(1600))
+    text = f"History notes: {years} The key is ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8 and mail jane.doe@example.org"
+    decision = Guard().check(text)
+    kinds = {f.entity_type for f in decision.findings}
+    assert "EMAIL_ADDRESS" in kinds
+    assert any(f.category == "secret" for f in decision.findings)
+    assert decision.action is Action.BLOCK
+
+
+def test_a_custom_rule_that_can_match_empty_text_does_not_break_offsets(tmp_path: Path) -> None:
+    pack = tmp_path / "ids.yaml"
+    pack.write_text(
+        "pack: ids\nversion: '1'\nrules:\n"
+        "  - id: ids.member.number\n    kind: pii\n    entity_type: MEMBER_ID\n    category: pii\n"
+        "    severity: low\n    pattern: '(?:M-)?\\d{0,8}'\n"
+        "    examples:\n      match: ['card 12345678', 'M-1234']\n      no_match: ['none here', 'or here']\n",
+        encoding="utf-8",
+    )
+    text = "café 12345678 ☃"
+    found = [(f.entity_type, text[f.span.start : f.span.end]) for f in Guard(["builtin", pack]).check(text).findings]
+    assert ("MEMBER_ID", "12345678") in found
+
+
+def test_naming_the_entity_type_acts_on_weak_findings_and_secrets_act_whatever_their_score(tmp_path: Path) -> None:
+    named = Guard(["builtin", PII_PACK], policy={"entity_types": {"DATE_TIME": "redact"}})
+    assert named.check("The plant opened in 1971.").redacted_text == "The plant opened in <DATE_TIME_1>."
+    pack = tmp_path / "weak.yaml"
+    pack.write_text(
+        "pack: weak\nversion: '1'\nrules:\n"
+        "  - id: weak.token.internal\n    kind: secret\n    entity_type: INTERNAL_TOKEN\n    category: secret\n"
+        "    severity: high\n    pattern: 'itk_[a-z0-9]{12}'\n    score: 0.35\n    min_score: 0.3\n"
+        "    examples:\n      match: ['itk_a1b2c3d4e5f6', 'key itk_zz99yy88xx77']\n"
+        "      no_match: ['itk_short', 'nothing here']\n",
+        encoding="utf-8",
+    )
+    decision = Guard(["builtin", pack]).check("use itk_q1w2e3r4t5y6 for the job")
+    assert decision.action is Action.BLOCK

@@ -77,3 +77,9 @@ def test_a_nul_in_a_pattern_ends_a_literal_instead_of_reading_as_a_phrase_break(
     requirement = literal_requirement(pattern)
     literals = {lit for branch in requirement or [] for condition in branch for lit in condition}
     assert not any("\x00" in literal for literal in literals)
+
+
+def test_re2_literal_brace_comma_leaves_the_rule_to_the_full_scan() -> None:
+    # RE2 reads "{,1}" as text; Python's parser would read an optional group and spell it into a literal.
+    assert literal_requirement(r"xyz(?:abc){,1}def") is None
+    assert literal_requirement(r"xyz\{,1}def") is None

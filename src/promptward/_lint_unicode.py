@@ -19,7 +19,11 @@ def _scan(items: Sequence[Any]) -> str | None:
     for index, (op, arg) in enumerate(items):
         name = str(op)
         if name == "AT" and str(arg) == "AT_BOUNDARY":
-            letters = _letters(_first_chars(items[index + 1 :]) | _last_chars(items[:index]))
+            after, before = _first_chars(items[index + 1 :]), _last_chars(items[:index])
+            # A non-ASCII letter on one side and no ASCII word character on the other: no boundary for RE2.
+            letters = "".join(
+                _letters(side) for side, other in ((after, before), (before, after)) if not _ascii_word(other)
+            )
             if letters:
                 return f"\\b next to {letters}: RE2's \\b sees only ASCII letters, so it never matches there"
         if name in ("MAX_REPEAT", "MIN_REPEAT") and _is_word_class(arg[2]) and index > 0:
@@ -79,6 +83,10 @@ def _is_word_class(body: Any) -> bool:
         and str(inner[0][0]) == "IN"
         and [str(x) for item in inner[0][1] for x in item] == ["CATEGORY", "CATEGORY_WORD"]
     )
+
+
+def _ascii_word(chars: set[str]) -> bool:
+    return any(c.isascii() and (c.isalnum() or c == "_") for c in chars)
 
 
 def _letters(chars: set[str]) -> str:

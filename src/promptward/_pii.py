@@ -5,6 +5,7 @@ Findings carry entity type, offsets, score and the recognizing rule, never the v
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,16 +82,24 @@ class DataScanner:
             return []
         hits: list[DataHit] = []
         data = text.encode()
-        for index in self._set.Match(data) or ():
+        fired = self._set.Match(data) or ()
+        # The values of one text are bounded (records and redaction stay small on hostile input), and the
+        # bound is shared out among the rules that fired, so that a flood of one kind (years, say) cannot
+        # use up the room of another (a password further on).
+        budget = max(MAX_SPANS_PER_RULE, MAX_SPANS_PER_RULE * len(self.rules) // max(1, len(fired)))
+        for index in fired:
             compiled = self.rules[index]
             group = compiled.rule.group
-            found = [span for span in (m.span(group) for m in compiled.regex.finditer(data)) if span[0] >= 0]
+            # Empty values are never reported; dropping them first keeps every span on character bounds.
+            found = [(s, e) for s, e in (m.span(group) for m in compiled.regex.finditer(data)) if e > s >= 0]
+            taken = 0
             for start, end in char_spans(data, found):
                 hit = _judge(compiled, text, start, end)
                 if hit is not None:
                     hits.append(hit)
-                    if len(hits) >= MAX_SPANS_PER_RULE * len(self.rules):
-                        return _drop_overlaps(hits)
+                    taken += 1
+                    if taken >= budget:
+                        break
         return _drop_overlaps(hits)
 
 
@@ -123,8 +132,16 @@ def _drop_overlaps(hits: list[DataHit]) -> list[DataHit]:
     if len(hits) < 2:
         return hits
     ranked = sorted(hits, key=lambda h: (h.rule.kind != "secret", -h.score, -(h.end - h.start), h.start))
+    # The values kept so far never overlap, so ordered by start they are also ordered by end: a new one
+    # overlaps none of them when it ends before the next one starts and starts after the previous ends.
     kept: list[DataHit] = []
+    starts: list[int] = []
     for hit in ranked:
-        if all(hit.end <= k.start or hit.start >= k.end for k in kept):
-            kept.append(hit)
-    return sorted(kept, key=lambda h: h.start)
+        at = bisect.bisect_left(starts, hit.start)
+        if at < len(kept) and kept[at].start < hit.end:
+            continue
+        if at > 0 and kept[at - 1].end > hit.start:
+            continue
+        kept.insert(at, hit)
+        starts.insert(at, hit.start)
+    return kept

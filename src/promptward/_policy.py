@@ -27,7 +27,6 @@ _DEFAULT_SEVERITY: dict[Severity, Action] = {
 
 # Data findings: secrets block, personal data is redacted, unless configured otherwise.
 _DEFAULT_CATEGORY: dict[str, Action] = {"secret": Action.BLOCK, "pii": Action.REDACT}
-DATA_CATEGORIES = frozenset(_DEFAULT_CATEGORY)
 
 
 class Policy(BaseModel):
@@ -41,8 +40,9 @@ class Policy(BaseModel):
     redaction: Mapping[str, Operator] = Field(default_factory=dict)
     default_operator: Operator = "replace"
     hash_key: str | None = None
-    # Data findings scored below this are reported and recorded but ask for nothing (a bare year in
-    # prose is a DATE_TIME at 0.35; a birth date is not). 0 acts on every finding.
+    # Personal data scored below this is reported and recorded but asks for nothing (a bare year in prose
+    # is a DATE_TIME at 0.35; a birth date is not), unless `entity_types` names its type. 0 acts on all.
+    # Secrets act whatever their score.
     action_min_score: float = Field(default=0.5, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
@@ -55,10 +55,10 @@ class Policy(BaseModel):
     def action_for(self, finding: Finding, fail_mode: FailMode) -> Action:
         if finding.category == ENGINE_CATEGORY:
             return Action.BLOCK if fail_mode == "closed" else Action.ALLOW
-        if finding.category in DATA_CATEGORIES and finding.score < self.action_min_score:
-            return Action.ALLOW
         if finding.entity_type is not None and finding.entity_type in self.entity_types:
             return self.entity_types[finding.entity_type]
+        if finding.category == "pii" and finding.score < self.action_min_score:
+            return Action.ALLOW
         if finding.category in self.categories:
             return self.categories[finding.category]
         if finding.category in _DEFAULT_CATEGORY:

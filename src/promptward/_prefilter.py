@@ -26,8 +26,9 @@ MAX_CLASS = 4
 MAX_SPELLINGS = 16
 # Words of a phrase literal; the Set pattern joins them with \s+.
 SEP = "\x00"
-# Syntax Python's parser would read differently from RE2: leave those rules to the full scan.
-_RE2_ONLY = re.compile(r"\[:\^?[a-z]+:\]|\\[QCz]")
+# Syntax Python's parser would read differently from RE2: leave those rules to the full scan. RE2 reads
+# "{,n}" as literal text, Python as a repeat of at most n.
+_RE2_ONLY = re.compile(r"\[:\^?[a-z]+:\]|\\[QCz]|\{,")
 # RE2 syntax with a Python spelling: code points \x{...}, and Unicode classes \pL, \p{Greek}, which hold
 # no literal, so any two classes stand for them (two, so that a one-class set never reads as a literal).
 _CODE_POINT = re.compile(r"(?<!\\)((?:\\\\)*)\\x\{([0-9A-Fa-f]{1,6})\}")
