@@ -49,30 +49,25 @@ def _children(op: Any, arg: Any) -> list[list[Any]]:
 
 
 def _first_chars(items: Sequence[Any]) -> set[str]:
-    if not items:
-        return set()
-    op, arg = items[0]
-    name = str(op)
-    if name == "LITERAL":
-        return {chr(arg)}
-    if name == "IN":
-        return {chr(value) for kind, value in arg if str(kind) == "LITERAL"}
-    if name in ("BRANCH", "SUBPATTERN") or (name in ("MAX_REPEAT", "MIN_REPEAT") and arg[0] >= 1):
-        return set().union(*[_first_chars(child) for child in _children(op, arg)])
-    return set()
+    return _edge_chars(items, 0)
 
 
 def _last_chars(items: Sequence[Any]) -> set[str]:
+    return _edge_chars(items, -1)
+
+
+def _edge_chars(items: Sequence[Any], edge: int) -> set[str]:
+    """The literal characters the sequence can start (edge 0) or end (edge -1) with, as far as known."""
     if not items:
         return set()
-    op, arg = items[-1]
+    op, arg = items[edge]
     name = str(op)
     if name == "LITERAL":
         return {chr(arg)}
     if name == "IN":
         return {chr(value) for kind, value in arg if str(kind) == "LITERAL"}
     if name in ("BRANCH", "SUBPATTERN") or (name in ("MAX_REPEAT", "MIN_REPEAT") and arg[0] >= 1):
-        return set().union(*[_last_chars(child) for child in _children(op, arg)])
+        return set().union(*[_edge_chars(child, edge) for child in _children(op, arg)])
     return set()
 
 
