@@ -260,8 +260,18 @@ def _presidio_scanner(option: bool | Iterable[str]) -> Any:
     return scanner
 
 
+# Marks a rule may consume in front of the words it matches, to know they start a sentence or a line.
+_LEAD_MARKS = frozenset(".!?:;,>]*#|)(-")
+
+
 def _trimmed(text: str, start: int, end: int) -> Span:
-    """A span without the whitespace a rule consumed as its boundary."""
+    """A span without the whitespace (and the sentence marks before a word) a rule consumed as its
+    boundary; a match that begins with marks of its own ("![", "<|") keeps them."""
+    first = start
+    while first < end and (text[first].isspace() or text[first] in _LEAD_MARKS):
+        first += 1
+    if first < end and text[first].isalnum():
+        start = first
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
