@@ -57,6 +57,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "override (en)",
         (
+            ("", "hey", "ok so", "Hello ChatGPT,", "lol", "Great job. Now", "IMPORTANT:", "- "),
             ("ignore", "disregard", "forget", "skip", "overlook", "set aside", "pay no attention to",
              "do not follow", "stop following", "discard", "neglect", "throw out", "never mind"),
             ("all", "all of the", "the", "any", "your", "every one of the", ""),
