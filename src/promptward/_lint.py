@@ -16,7 +16,7 @@ from ._lint_unicode import ascii_only_word_syntax
 from ._matcher import _compile, _flagged
 from ._normalize import canonicalize
 from ._packs import AnyRule, KeywordsRule, RegexRule, RulePack, load_pack
-from ._re2util import options
+from ._re2util import compile_re2
 from ._samples import ORDINARY_PROSE
 
 BROAD_THRESHOLD = 0.3
@@ -162,7 +162,7 @@ def lint_pack(pack: RulePack, path: Path, lines: dict[str, int]) -> list[LintFin
                     ascii_only,
                     "bound the word with a class such as (?:^|[^a-zà-ÿ]); match its letters with a range ([а-яё])",
                 )
-            size = re2.compile(_flagged(pattern, rule.case_sensitive), options()).programsize
+            size = compile_re2(_flagged(pattern, rule.case_sensitive)).programsize
             if size > PROGRAM_LIMIT:
                 add(
                     "PW011",
@@ -172,7 +172,7 @@ def lint_pack(pack: RulePack, path: Path, lines: dict[str, int]) -> list[LintFin
                     "use \\S or [^\\s...] instead of \\p{L} classes, and shorter bounded repeats",
                 )
         compiled = _compile(pack, rule) if not hasattr(rule, "entity_type") else None
-        matcher: Any = compiled.compiled if compiled else re2.compile(_flagged(pattern, rule.case_sensitive), options())
+        matcher: Any = compiled.compiled if compiled else compile_re2(_flagged(pattern, rule.case_sensitive))
         if matcher.search("") is not None:
             add(
                 "PW020",
@@ -204,7 +204,7 @@ def _pattern_of(rule: AnyRule) -> str:
 
 def _re2_accepts(pattern: str, case_sensitive: bool) -> bool:
     try:
-        re2.compile(_flagged(pattern, case_sensitive), options())
+        compile_re2(_flagged(pattern, case_sensitive))
     except re2.error:
         return False
     return True
@@ -270,7 +270,7 @@ def _has_optional_branch(items: Sequence[Any]) -> bool:
 def _searcher(pack: RulePack, rule: AnyRule, pattern: str) -> Any:
     if isinstance(rule, (RegexRule, KeywordsRule)):
         return _compile(pack, rule).compiled
-    return re2.compile(pattern, options())
+    return compile_re2(pattern)
 
 
 def _duplicates(loaded: Sequence[tuple[Path, RulePack]]) -> list[LintFinding]:

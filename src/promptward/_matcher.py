@@ -20,7 +20,7 @@ import regex
 from ._exceptions import RulePackError
 from ._packs import AnyRule, DataRule, KeywordsRule, PiiRule, RegexRule, RulePack, SecretRule
 from ._prefilter import SEP, Condition, literal_requirement
-from ._re2util import char_spans, options
+from ._re2util import char_spans, compile_re2, options
 
 MAX_SPANS_PER_RULE = 16
 # RE2 runs a Set as one DFA; patterns combined past a few thousand instructions multiply its states and
@@ -36,7 +36,7 @@ def check_pattern(pattern: str, engine: str, case_sensitive: bool) -> None:
     """Raise ValueError (shown with the rule's location) when a pattern cannot compile on its engine."""
     if engine == "re2":
         try:
-            re2.compile(_flagged(pattern, case_sensitive), options())
+            compile_re2(_flagged(pattern, case_sensitive))
         except re2.error as exc:
             try:
                 regex.compile(pattern)
@@ -311,12 +311,12 @@ def _compile(pack: RulePack, rule: RegexRule | KeywordsRule) -> CompiledRule:
         flags = regex.V0 | (0 if rule.case_sensitive else regex.IGNORECASE)
         return CompiledRule(rule, pack.pack, pattern, engine, regex.compile(pattern, flags))
     pattern = _flagged(pattern, rule.case_sensitive)
-    return CompiledRule(rule, pack.pack, pattern, engine, re2.compile(pattern, options()))
+    return CompiledRule(rule, pack.pack, pattern, engine, compile_re2(pattern))
 
 
 def _compile_allow(phrases: Iterable[str]) -> Any:
     parts = [r"\s+".join(re2.escape(w) for w in phrase.split()) for phrase in phrases if phrase.strip()]
-    return re2.compile("(?i)(?:" + "|".join(parts) + ")", options()) if parts else None
+    return compile_re2("(?i)(?:" + "|".join(parts) + ")") if parts else None
 
 
 def _drop_allowed(hits: list[Hit], text: str, allow: Any) -> list[Hit]:

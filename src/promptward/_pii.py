@@ -15,7 +15,7 @@ import re2
 
 from ._matcher import MAX_SPANS_PER_RULE, _flagged
 from ._packs import DataRule, RulePack, SecretRule
-from ._re2util import char_spans, options
+from ._re2util import char_spans, compile_re2, options
 from ._validators import VALIDATORS, shannon_entropy
 
 CONTEXT_BEFORE = 64
@@ -53,7 +53,7 @@ def _words(words: Sequence[str]) -> Any:
         return None
     # Identifiers join words with "_" (db_password), so only letters and digits extend a word.
     alternatives = "|".join(re2.escape(w) for w in words)
-    return re2.compile(rf"(?i)(?:^|[^a-z0-9])(?:{alternatives})(?:[^a-z0-9]|$)", options())
+    return compile_re2(rf"(?i)(?:^|[^a-z0-9])(?:{alternatives})(?:[^a-z0-9]|$)")
 
 
 def looks_like_placeholder(value: str) -> bool:
@@ -69,7 +69,7 @@ class DataScanner:
         for pack, rule in rules:
             pattern = _flagged(rule.pattern, rule.case_sensitive)
             self._set.Add(pattern)
-            compiled = re2.compile(pattern, options())
+            compiled = compile_re2(pattern)
             self.rules.append(_Compiled(rule, pack.pack, compiled, _words(rule.context), _words(rule.negative_context)))
         if self.rules:
             self._set.Compile()

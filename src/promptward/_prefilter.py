@@ -198,8 +198,6 @@ def _conditions(items: Sequence[Any]) -> list[set[str]]:
 
     for op, arg in items:
         name = str(op)
-        if name == "AT":  # \b, ^, $: zero width, the run goes on
-            continue
         # A literal, a small set, a whitespace run or a short alternation of spelled-out words
         # ("l(?:33|ee)t", "ignorier(?:e|en)?") goes on with the run in each of its spellings.
         tails = _spellings(op, arg, MAX_SPELLINGS // len(run))

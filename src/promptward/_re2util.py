@@ -1,4 +1,4 @@
-"""The RE2 settings every screening pattern is compiled with."""
+"""RE2 as every screening pattern uses it: the compile settings, and byte offsets mapped to characters."""
 
 from __future__ import annotations
 
