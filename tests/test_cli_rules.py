@@ -196,3 +196,15 @@ def test_packs_that_are_not_packs_exit_2_without_a_traceback(
     assert main(["rules", "eval", str(pack), "--corpus", str(corpus)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and str(pack) in err
+
+
+def test_a_rule_of_decoded_payloads_shadows_no_rule_of_plain_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hidden = rule("mine.hidden.zebra", "zebra (?:one|two)", "    scope: decoded\n", "emVicmEgb25l", "emVicmEgdHdv")
+    (tmp_path / "scoped.yaml").write_text(
+        "pack: mine\nversion: '1'\nrules:\n" + rule("mine.plain.zebra", "zebra") + hidden, encoding="utf-8"
+    )
+    main(["rules", "lint", str(tmp_path), "--json"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert not [f for f in findings if f["code"] == "PW031"], findings

@@ -220,7 +220,7 @@ class Guard:
         for name in canonical.applied:
             if name not in normalizations:
                 normalizations.append(name)
-        hits, faults = self.matcher.scan(canonical.text)
+        hits, faults = self.matcher.scan(canonical.text, decoded=_hidden(origin))
         for hit in hits:
             span = outer or _trimmed(text, *canonical.to_original(hit.start, hit.end))
             rule = hit.rule.rule
@@ -246,6 +246,12 @@ class Guard:
             span = outer or Span(payload.start, payload.end)
             self._screen(payload.text, findings, normalizations, depth=depth + 1, origin=via, outer=span)
         return canonical
+
+
+def _hidden(origin: str | None) -> bool:
+    """Whether a payload was hidden from a reader: decoded through any encoding but URL escapes ("%20"),
+    which leave the words readable and fill ordinary links."""
+    return origin is not None and any(step != "url" for step in origin.split(">"))
 
 
 def _presidio_scanner(option: bool | Iterable[str]) -> Any:

@@ -300,6 +300,8 @@ def _duplicates(loaded: Sequence[tuple[Path, RulePack]]) -> list[LintFinding]:
         for _other_path, _other_pack, other, other_compiled in entries:
             if other.id == rule.id or other.category != rule.category or other.kind in ("pii", "secret"):
                 continue
+            if getattr(other, "scope", "all") != getattr(rule, "scope", "all"):
+                continue  # a rule of decoded payloads never sees plain text, and the other way round
             if all(other_compiled.search(example) is not None for example in examples):
                 out.append(
                     LintFinding(

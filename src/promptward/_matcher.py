@@ -148,6 +148,8 @@ class Matcher:
         self.regex_timeout = regex_timeout
         self.rules: list[CompiledRule] = []
         self._fallback_rules: list[CompiledRule] = []
+        # Rules that look only at decoded payloads; they run on their own, as payloads are short.
+        self._decoded_rules: list[CompiledRule] = []
         self.data_rules: list[tuple[RulePack, DataRule]] = []
         for pack, rule in effective_rules(packs):
             if isinstance(rule, (PiiRule, SecretRule)):
@@ -155,28 +157,38 @@ class Matcher:
                 continue
             compiled = _compile(pack, rule)
             self.rules.append(compiled)
-            if compiled.engine == "regex":
+            if rule.scope == "decoded":
+                self._decoded_rules.append(compiled)
+            elif compiled.engine == "regex":
                 self._fallback_rules.append(compiled)
-        self._prefilter = _Prefilter([r for r in self.rules if r.engine == "re2"])
+        self._prefilter = _Prefilter(self._text_re2_rules)
         self.allow_phrases = tuple(phrase for pack in packs for phrase in pack.allow) + tuple(allow)
         self._allow = _compile_allow(self.allow_phrases)
 
+    @property
+    def _text_re2_rules(self) -> list[CompiledRule]:
+        """The RE2 rules that screen the caller's text (scope "all"), the ones the prefilter serves."""
+        return [r for r in self.rules if r.engine == "re2" and r.rule.scope == "all"]
+
     @functools.cached_property
     def _sets(self) -> list[_RuleSet]:
-        """Every RE2 rule in Sets, without the prefilter: what it must agree with, built only when asked for."""
-        return [_RuleSet(group) for group in _groups([r for r in self.rules if r.engine == "re2"])]
+        """Every RE2 rule of the caller's text in Sets, without the prefilter: what it must agree with, built
+        only when asked for."""
+        return [_RuleSet(group) for group in _groups(self._text_re2_rules)]
 
     def fired(self, text: str) -> list[CompiledRule]:
-        """RE2 rules that match somewhere in `text`."""
+        """RE2 rules that match somewhere in `text`, read as the caller's text (not a decoded payload)."""
         return self._prefilter.fired(text.encode("utf-8"))
 
-    def scan(self, text: str) -> tuple[list[Hit], list[EngineFault]]:
+    def scan(self, text: str, *, decoded: bool = False) -> tuple[list[Hit], list[EngineFault]]:
+        """Hits of every rule in `text`; `decoded` says the text was decoded from a payload, which adds the
+        rules of scope "decoded"."""
         hits: list[Hit] = []
         faults: list[EngineFault] = []
         data = text.encode("utf-8")
         for rule in self._prefilter.fired(data):
             hits.extend(Hit(rule, s, e) for s, e in rule.spans(text, self.regex_timeout, data))
-        for rule in self._fallback_rules:
+        for rule in self._fallback_rules + self._decoded_rules if decoded else self._fallback_rules:
             try:
                 hits.extend(Hit(rule, s, e) for s, e in rule.spans(text, self.regex_timeout))
             except TimeoutError:

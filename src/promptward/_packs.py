@@ -40,7 +40,16 @@ class _RuleBase(_Strict):
     examples: Examples = Examples()
 
 
-class RegexRule(_RuleBase):
+Scope = Literal["all", "decoded"]
+
+
+class _ScreeningRule(_RuleBase):
+    # "all": the caller's text and every payload decoded from it; "decoded": only text the engine decoded
+    # from an encoding (base64, hex, ...), where wording that is ordinary in plain text is a smuggled order.
+    scope: Scope = "all"
+
+
+class RegexRule(_ScreeningRule):
     """A pattern in RE2 syntax (engine re2) or `regex` syntax for look-around (engine regex)."""
 
     kind: Literal["regex"]
@@ -55,7 +64,7 @@ class RegexRule(_RuleBase):
         return self
 
 
-class KeywordsRule(_RuleBase):
+class KeywordsRule(_ScreeningRule):
     """Literal phrases; any one firing fires the rule. Whitespace inside a phrase matches any run."""
 
     kind: Literal["keywords"]
