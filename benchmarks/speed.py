@@ -515,7 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     guard = Guard()
-    rules = guard.matcher.rules
+    # The rules that screen the caller's text; those of scope "decoded" look only at decoded payloads.
+    rules = [rule for rule in guard.matcher.rules if getattr(rule.rule, "scope", "all") == "all"]
     patterns = [rule.pattern for rule in rules if rule.engine == "re2"]
     other = len(rules) - len(patterns)
     data_rules = len(getattr(guard.matcher, "data_rules", ()))  # PII and secret rules, scanned apart
