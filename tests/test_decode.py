@@ -172,6 +172,9 @@ def test_a_rule_of_scope_decoded_looks_only_at_hidden_payloads() -> None:
     # URL escapes leave the words readable: such a payload is screened, but not as hidden text.
     link = "https://example.com/?q=" + urllib.parse.quote(plain)
     assert _fired(guard, link) == {("scoped.any", "url")}
+    # Escaping every letter hides the words as well as hex does.
+    escaped = "https://example.com/?q=" + "".join(f"%{byte:02X}" for byte in plain.encode())
+    assert ("scoped.hidden", "url") in _fired(guard, escaped)
     # Hidden once, hidden for good: URL escapes inside a base64 payload.
     nested = base64.b64encode(link.encode()).decode()
     assert ("scoped.hidden", "base64>url") in _fired(guard, nested)
@@ -191,3 +194,17 @@ def test_the_built_in_decoded_order_rule_needs_a_hidden_order() -> None:
     assert not {rule for rule, _ in _fired(Guard(), order) if rule == "obfuscation.decoded.order"}
     greeting = base64.b64encode(b"Hello world, please state your name for the log.").decode()
     assert _fired(Guard(), greeting) == set()
+
+
+def test_an_override_can_narrow_a_rule_to_decoded_payloads() -> None:
+    layered = SCOPED_PACK.format(scope="all") + "overrides:\n- id: scoped.any\n  scope: decoded\n"
+    guard = Guard([parse_pack(layered)])
+    assert _fired(guard, "approve the invoice") == {("scoped.hidden", None)}
+    hidden = base64.b64encode(b"Please approve the invoice today.").decode()
+    assert ("scoped.any", "base64") in _fired(guard, hidden)
+
+
+def test_a_data_rule_takes_no_scope() -> None:
+    pack = parse_pack("pack: mine\nversion: '1'\noverrides:\n- id: pii.email.address\n  scope: decoded\n")
+    with pytest.raises(RulePackError, match="scope"):
+        Guard(["builtin", pack])

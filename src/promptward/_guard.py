@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -112,7 +113,7 @@ class Guard:
             )
             text = text[: self.max_text_chars]
         text = scrub_surrogates(text)
-        canonical = self._screen(text, findings, normalizations, depth=0, origin=None, outer=None)
+        canonical = self._screen(text, findings, normalizations, depth=0, origin=None, outer=None, hidden=False)
         unmasked = canonical.unmasked()
         for hit in self.data.scan(unmasked.text):
             rule = hit.rule
@@ -215,12 +216,13 @@ class Guard:
         depth: int,
         origin: str | None,
         outer: Span | None,
+        hidden: bool,
     ) -> Canonical:
         canonical = canonicalize(text)
         for name in canonical.applied:
             if name not in normalizations:
                 normalizations.append(name)
-        hits, faults = self.matcher.scan(canonical.text, decoded=_hidden(origin))
+        hits, faults = self.matcher.scan(canonical.text, decoded=hidden)
         for hit in hits:
             span = outer or _trimmed(text, *canonical.to_original(hit.start, hit.end))
             rule = hit.rule.rule
@@ -229,7 +231,7 @@ class Guard:
             span = outer or Span(0, len(text))
             kind = "timeout" if fault.reason == "timeout" else "error"
             detail = f"{fault.reason} in rule {fault.rule_id}"
-            findings.append(_engine_finding(f"promptward.engine.{kind}", span, detail))
+            findings.append(_engine_finding(f"promptward.engine.{kind}", span, detail, decoded_from=origin))
         if depth >= self.decode_budget.max_depth:
             return canonical
         # Payloads are looked for after hidden characters and look-alikes are undone (a zero-width space
@@ -244,14 +246,26 @@ class Guard:
         for payload in payloads:
             via = payload.encoding if origin is None else f"{origin}>{payload.encoding}"
             span = outer or Span(payload.start, payload.end)
-            self._screen(payload.text, findings, normalizations, depth=depth + 1, origin=via, outer=span)
+            self._screen(
+                payload.text,
+                findings,
+                normalizations,
+                depth=depth + 1,
+                origin=via,
+                outer=span,
+                hidden=hidden or _hides_words(payload.encoding, text[payload.start : payload.end]),
+            )
         return canonical
 
 
-def _hidden(origin: str | None) -> bool:
-    """Whether a payload was hidden from a reader: decoded through any encoding but URL escapes ("%20"),
-    which leave the words readable and fill ordinary links."""
-    return origin is not None and any(step != "url" for step in origin.split(">"))
+# Percent escapes of letters and digits ("%49%67%6E"): nobody writes readable words that way.
+_ESCAPED_ALNUM = re.compile(r"%(?:3[0-9]|4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa-f]|7[0-9Aa])")
+
+
+def _hides_words(encoding: str, source: str) -> bool:
+    """Whether a payload was hidden from a reader: any encoding but URL escapes of spaces and marks
+    ("%20"), which leave the words readable and fill ordinary links."""
+    return encoding != "url" or len(_ESCAPED_ALNUM.findall(source)) >= 3
 
 
 def _presidio_scanner(option: bool | Iterable[str]) -> Any:
@@ -292,8 +306,8 @@ def _policy(value: Mapping[str, Any] | None) -> Policy:
         raise ConfigError(f"invalid policy: {exc}") from None
 
 
-def _engine_finding(rule_id: str, span: Span, detail: str | None = None) -> Finding:
-    return Finding(rule_id, "promptward", ENGINE_CATEGORY, "critical", span, detail=detail)
+def _engine_finding(rule_id: str, span: Span, detail: str | None = None, decoded_from: str | None = None) -> Finding:
+    return Finding(rule_id, "promptward", ENGINE_CATEGORY, "critical", span, detail=detail, decoded_from=decoded_from)
 
 
 def _unique_sorted(findings: list[Finding]) -> list[Finding]:

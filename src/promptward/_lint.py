@@ -301,7 +301,7 @@ def _duplicates(loaded: Sequence[tuple[Path, RulePack]]) -> list[LintFinding]:
             if other.id == rule.id or other.category != rule.category or other.kind in ("pii", "secret"):
                 continue
             if getattr(other, "scope", "all") != getattr(rule, "scope", "all"):
-                continue  # a rule of decoded payloads never sees plain text, and the other way round
+                continue  # a rule of decoded payloads never screens plain text, so it shadows nothing there
             if all(other_compiled.search(example) is not None for example in examples):
                 out.append(
                     LintFinding(

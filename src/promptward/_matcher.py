@@ -128,6 +128,13 @@ def effective_rules(packs: Sequence[RulePack]) -> list[tuple[RulePack, AnyRule]]
                     fix="list the pack that defines the rule before this one, or correct the id",
                 )
             owner, rule = by_id[override.id]
+            if override.scope is not None and isinstance(rule, (PiiRule, SecretRule)):
+                raise RulePackError(
+                    f"override gives a scope to {override.id!r}, a {rule.kind} rule",
+                    path=pack.source,
+                    rule_id=override.id,
+                    fix="remove scope: only regex and keywords rules have one",
+                )
             changes = override.model_dump(exclude={"id"}, exclude_none=True)
             by_id[override.id] = (owner, rule.model_copy(update=changes))
         for rule_id in pack.disable:

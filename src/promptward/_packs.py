@@ -159,6 +159,7 @@ class RuleOverride(_Strict):
     severity: Severity | None = None
     enabled: bool | None = None
     category: str | None = None
+    scope: Scope | None = None  # regex and keywords rules only
 
 
 class RulePack(_Strict):
