@@ -9,9 +9,10 @@ exfiltration or obfuscation packs, as in accuracy.py. The benign families (a use
 a coding question about developer mode, ...) count the opposite way. The grammars were written beside the
 rules, so they measure how much of each technique's phrasing the rules cover, not unseen-data recall.
 The look-alike files in benchmarks/lookalikes/ were written afterwards, by a reviewer hunting false
-alarms, and are the harder benign test. The files in benchmarks/probes/ hold attacks in 19 languages that
-another reviewer wrote without seeing the rules: the nearest thing here to unseen attacks (keep them out
-of rule tuning, or they stop measuring that).
+alarms, and are the harder benign test. The files in benchmarks/probes/ and benchmarks/probes_heldout/ hold
+attacks in 19 languages that two other reviewers wrote without seeing the rules. The first batch then
+showed which techniques the rules missed, so it is no longer unseen; the held-out batch has not been
+looked at while writing rules, and is the nearest thing here to unseen attacks (keep it that way).
 """
 
 from __future__ import annotations
@@ -244,8 +245,9 @@ FAMILIES: tuple[Family, ...] = (
 
 
 LOOKALIKES = Path(__file__).resolve().parent / "lookalikes"
-# Attacks in 19 languages written by a reviewer who did not see the rules (3 per language and file).
+# Attacks in 19 languages written by reviewers who did not see the rules (3 per language and file).
 PROBES = Path(__file__).resolve().parent / "probes"
+HELD_OUT = Path(__file__).resolve().parent / "probes_heldout"
 
 
 def lookalike_families() -> list[Family]:
@@ -261,8 +263,9 @@ def probe_families() -> list[Family]:
     """Attacks written apart from the rules, one file a technique: how far the rules reach past their own
     examples and grammars."""
     return [
-        phrases(f"unseen attacks: {path.stem.replace('_', ' ')}", path.read_text(encoding="utf-8").splitlines())
-        for path in sorted(PROBES.glob("*.txt"))
+        phrases(f"{label}: {path.stem.replace('_', ' ')}", path.read_text(encoding="utf-8").splitlines())
+        for label, folder in (("attacks, batch seen", PROBES), ("attacks, held out", HELD_OUT))
+        for path in sorted(folder.glob("*.txt"))
     ]
 
 
