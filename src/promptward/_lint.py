@@ -12,7 +12,7 @@ import re2
 import yaml
 
 from ._exceptions import RulePackError
-from ._lint_unicode import ascii_only_word_syntax
+from ._lint_unicode import always_folded_letters, ascii_only_word_syntax
 from ._matcher import _compile, _flagged
 from ._normalize import canonicalize
 from ._packs import AnyRule, KeywordsRule, RegexRule, RulePack, load_pack
@@ -56,6 +56,7 @@ CODES: dict[str, str] = {
     "PW010": "ReDoS risk in a regex-engine rule (nested or overlapping quantifiers)",
     "PW011": "DFA blow-up risk in an RE2 rule (wide bounded repeat over a broad class, or a huge program)",
     "PW012": "\\b or \\w against a non-ASCII letter in an RE2 rule (RE2 reads them as ASCII only)",
+    "PW013": "a letter canonicalization always replaces (Turkish ı) spelled outside a class: it never matches",
     "PW020": "the rule matches the empty string",
     "PW021": "the rule matches much ordinary prose",
     "PW030": "duplicate pattern",
@@ -162,6 +163,9 @@ def lint_pack(pack: RulePack, path: Path, lines: dict[str, int]) -> list[LintFin
                     ascii_only,
                     "bound the word with a class such as (?:^|[^a-zà-ÿ]); match its letters with a range ([а-яё])",
                 )
+            folded = always_folded_letters(pattern)
+            if folded:
+                add("PW013", "warning", rule, folded, "write the replacement letter (ı as i), or a class such as [ıi]")
             size = compile_re2(_flagged(pattern, rule.case_sensitive)).programsize
             if size > PROGRAM_LIMIT:
                 add(

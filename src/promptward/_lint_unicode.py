@@ -1,12 +1,28 @@
-"""RE2's \\b and \\w know only ASCII word characters: next to a letter such as é, ü or д they never do what
-the pattern's author meant. Found on the parse tree of the pattern (Python's parser reads RE2's syntax)."""
+"""Unicode traps in patterns. RE2's \\b and \\w know only ASCII word characters: next to a letter such as é,
+ü or д they never do what the pattern's author meant (found on the parse tree, Python's parser reads RE2's
+syntax). And canonicalization replaces a few letters everywhere (Turkish dotless ı becomes i): a pattern
+that spells them outside a character class can never match there."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
+from ._normalize import ALWAYS_FOLDED
 from ._prefilter import _parse
+
+_CHAR_CLASS = re.compile(r"\[(?:\\.|[^\]])*\]")
+
+
+def always_folded_letters(pattern: str) -> str | None:
+    """A description of the letters canonicalization always replaces, spelled outside a class, or None."""
+    outside = _CHAR_CLASS.sub("", pattern)
+    found = sorted({char for char in outside if char in ALWAYS_FOLDED})
+    if not found:
+        return None
+    spelled = ", ".join(f"{char} (becomes {ALWAYS_FOLDED[char]})" for char in found)
+    return f"spells {spelled}, which canonical text never holds"
 
 
 def ascii_only_word_syntax(pattern: str) -> str | None:

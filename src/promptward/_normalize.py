@@ -174,6 +174,8 @@ _CONFUSABLES = str.maketrans(
 # Letters folded wherever they stand: RE2's case folding does not join Turkish İ/ı with I/i.
 _ALWAYS_CHARS = "ıȷℓİ"
 _ALWAYS = dict(zip(_ALWAYS_CHARS, "ijlI", strict=True))
+# Letters canonical text never holds, with what replaces them: patterns must spell the replacement.
+ALWAYS_FOLDED: dict[str, str] = dict(_ALWAYS)
 _GREEK_CYRILLIC = "\u0370-\u03ff\u0400-\u052f"
 _SCRIPTS_GATE = re.compile(f"[{_GREEK_CYRILLIC}]")
 _LATIN_LETTERS = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff"
