@@ -211,6 +211,13 @@ def _confusables(text: str) -> tuple[str, list[Edit]]:
     # Latin so that folding leetspeak later cannot change this verdict.
     if _mostly_latin(text.encode()):
         text = _fold(text, set(_look_alike_words(text)), edits)
+    else:
+        # Greek or Cyrillic look-alikes in a text with no other letter of that script ("致АІ助手", Han around
+        # a Cyrillic "AI"; a Cyrillic "АІ" in Greek prose): real Greek or Russian has letters of its own, so
+        # these are a disguise; their runs are folded.
+        for genuine, runs in _SCRIPT_DISGUISES:
+            if not genuine.search(text):
+                text = _fold(text, set(_spans(runs, text)), edits)
     return text, sorted(set(edits))
 
 
@@ -275,6 +282,17 @@ def _merge(edits: list[Edit], same_length: list[Edit]) -> list[Edit]:
 
 
 _SCRIPT_SWITCH = compile_re2(_SCRIPT_SWITCH_PATTERN)
+
+
+# Per script (Greek, Cyrillic): its letters that look like no Latin letter, and runs of its look-alikes.
+def _script_disguise(first: int, last: int) -> tuple[re.Pattern[str], Any]:
+    letters = [chr(code) for code in range(first, last) if chr(code).isalpha()]
+    genuine = "".join(re.escape(char) for char in letters if ord(char) not in _CONFUSABLES)
+    look_alike = "".join(f"\\x{{{ord(char):x}}}" for char in letters if ord(char) in _CONFUSABLES)
+    return re.compile(f"[{genuine}]"), compile_re2(f"[{look_alike}]+")
+
+
+_SCRIPT_DISGUISES = (_script_disguise(0x370, 0x400), _script_disguise(0x400, 0x530))
 _LOOK_ALIKE_RUN = compile_re2(_LOOK_ALIKE_RUN_PATTERN)
 _ASCII_LATIN = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@$"
 _RARE_GREEK = re.compile(b"\xcd[\xb0-\xbf]")  # U+0370..U+037F
