@@ -250,23 +250,24 @@ PROBES = Path(__file__).resolve().parent / "probes"
 HELD_OUT = Path(__file__).resolve().parent / "probes_heldout"
 
 
+def file_families(label: str, folder: Path, attack: bool) -> list[Family]:
+    """One family per text file of `folder`, a sentence a line."""
+    return [
+        phrases(f"{label}: {path.stem.replace('_', ' ')}", path.read_text(encoding="utf-8").splitlines(), attack)
+        for path in sorted(folder.glob("*.txt"))
+    ]
+
+
 def lookalike_families() -> list[Family]:
     """Benign sentences written to use the rules' trigger words (docs, support chat, e-mail, legal text,
-    games, recipes, code comments, security training that quotes attacks; 12 languages), one file a kind."""
-    return [
-        phrases(f"look-alikes: {path.stem.replace('_', ' ')}", path.read_text(encoding="utf-8").splitlines(), False)
-        for path in sorted(LOOKALIKES.glob("*.txt"))
-    ]
+    games, recipes, code comments, security training that quotes attacks), one file a kind."""
+    return file_families("look-alikes", LOOKALIKES, attack=False)
 
 
 def probe_families() -> list[Family]:
     """Attacks written apart from the rules, one file a technique: how far the rules reach past their own
     examples and grammars."""
-    return [
-        phrases(f"{label}: {path.stem.replace('_', ' ')}", path.read_text(encoding="utf-8").splitlines())
-        for label, folder in (("attacks, batch seen", PROBES), ("attacks, held out", HELD_OUT))
-        for path in sorted(folder.glob("*.txt"))
-    ]
+    return file_families("attacks, batch seen", PROBES, True) + file_families("attacks, held out", HELD_OUT, True)
 
 
 def detected(guard: Guard, text: str) -> bool:

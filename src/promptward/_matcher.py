@@ -169,6 +169,8 @@ class Matcher:
             elif compiled.engine == "regex":
                 self._fallback_rules.append(compiled)
         self._prefilter = _Prefilter(self._text_re2_rules)
+        # What runs one by one on a decoded payload: the regex-engine rules, then those of scope "decoded".
+        self._payload_rules = self._fallback_rules + self._decoded_rules
         self.allow_phrases = tuple(phrase for pack in packs for phrase in pack.allow) + tuple(allow)
         self._allow = _compile_allow(self.allow_phrases)
 
@@ -195,7 +197,7 @@ class Matcher:
         data = text.encode("utf-8")
         for rule in self._prefilter.fired(data):
             hits.extend(Hit(rule, s, e) for s, e in rule.spans(text, self.regex_timeout, data))
-        for rule in self._fallback_rules + self._decoded_rules if decoded else self._fallback_rules:
+        for rule in self._payload_rules if decoded else self._fallback_rules:
             try:
                 hits.extend(Hit(rule, s, e) for s, e in rule.spans(text, self.regex_timeout))
             except TimeoutError:

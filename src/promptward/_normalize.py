@@ -173,9 +173,8 @@ _CONFUSABLES = str.maketrans(
 )
 # Letters folded wherever they stand: RE2's case folding does not join Turkish İ/ı with I/i.
 _ALWAYS_CHARS = "ıȷℓİ"
-_ALWAYS = dict(zip(_ALWAYS_CHARS, "ijlI", strict=True))
-# Letters canonical text never holds, with what replaces them: patterns must spell the replacement.
-ALWAYS_FOLDED: dict[str, str] = dict(_ALWAYS)
+# Canonical text never holds these letters, only what replaces them: patterns must spell the replacement.
+ALWAYS_FOLDED: dict[str, str] = dict(zip(_ALWAYS_CHARS, "ijlI", strict=True))
 _GREEK_CYRILLIC = "\u0370-\u03ff\u0400-\u052f"
 _SCRIPTS_GATE = re.compile(f"[{_GREEK_CYRILLIC}]")
 _LATIN_LETTERS = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff"
@@ -201,7 +200,7 @@ def _confusables(text: str) -> tuple[str, list[Edit]]:
     if present:
         edits = [(i, i + 1, i, i + 1) for i in sorted(i for char in present for i in _positions(text, char))]
         for char in present:
-            text = text.replace(char, _ALWAYS[char])
+            text = text.replace(char, ALWAYS_FOLDED[char])
     if not _SCRIPTS_GATE.search(text):
         return text, edits
     # Words that mix scripts hold a Latin letter next to a Greek or Cyrillic one (digits, @, $ between).
