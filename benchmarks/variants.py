@@ -9,10 +9,11 @@ exfiltration or obfuscation packs, as in accuracy.py. The benign families (a use
 a coding question about developer mode, ...) count the opposite way. The grammars were written beside the
 rules, so they measure how much of each technique's phrasing the rules cover, not unseen-data recall.
 The look-alike files in benchmarks/lookalikes/ were written afterwards, by a reviewer hunting false
-alarms, and are the harder benign test. The files in benchmarks/probes/ and benchmarks/probes_heldout/ hold
-attacks in 19 languages that two other reviewers wrote without seeing the rules. The first batch then
-showed which techniques the rules missed, so it is no longer unseen; the held-out batch has not been
-looked at while writing rules, and is the nearest thing here to unseen attacks (keep it that way).
+alarms, and are the harder benign test. The files in benchmarks/probes/, benchmarks/probes_3/ and
+benchmarks/probes_heldout/ hold attacks in 19 languages that three other reviewers wrote without seeing the
+rules. The first and third batches then showed which techniques the rules missed, so they are no longer
+unseen; the held-out batch has not been looked at while writing rules, and is the nearest thing here to
+unseen attacks (keep it that way).
 """
 
 from __future__ import annotations
@@ -247,6 +248,7 @@ FAMILIES: tuple[Family, ...] = (
 LOOKALIKES = Path(__file__).resolve().parent / "lookalikes"
 # Attacks in 19 languages written by reviewers who did not see the rules (3 per language and file).
 PROBES = Path(__file__).resolve().parent / "probes"
+PROBES_3 = Path(__file__).resolve().parent / "probes_3"
 HELD_OUT = Path(__file__).resolve().parent / "probes_heldout"
 
 
@@ -267,7 +269,11 @@ def lookalike_families() -> list[Family]:
 def probe_families() -> list[Family]:
     """Attacks written apart from the rules, one file a technique: how far the rules reach past their own
     examples and grammars."""
-    return file_families("attacks, batch seen", PROBES, True) + file_families("attacks, held out", HELD_OUT, True)
+    return (
+        file_families("attacks, batch seen", PROBES, True)
+        + file_families("attacks, batch 3 seen", PROBES_3, True)
+        + file_families("attacks, held out", HELD_OUT, True)
+    )
 
 
 def detected(guard: Guard, text: str) -> bool:
