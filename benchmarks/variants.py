@@ -9,11 +9,11 @@ exfiltration or obfuscation packs, as in accuracy.py. The benign families (a use
 a coding question about developer mode, ...) count the opposite way. The grammars were written beside the
 rules, so they measure how much of each technique's phrasing the rules cover, not unseen-data recall.
 The look-alike files in benchmarks/lookalikes/ were written afterwards, by a reviewer hunting false
-alarms, and are the harder benign test. The files in benchmarks/probes/, benchmarks/probes_3/ and
-benchmarks/probes_heldout/ hold attacks in 19 languages that three other reviewers wrote without seeing the
-rules. The first and third batches then showed which techniques the rules missed, so they are no longer
-unseen; the held-out batch has not been looked at while writing rules, and is the nearest thing here to
-unseen attacks (keep it that way).
+alarms, and are the harder benign test. The files in benchmarks/probes/, benchmarks/probes_3/,
+benchmarks/probes_4/ and benchmarks/probes_heldout/ hold attacks in 19 languages that four other reviewers
+wrote without seeing the rules. The first, third and fourth batches then showed which techniques the rules
+missed, so they are no longer unseen; the held-out batch has not been looked at while writing rules, and
+is the nearest thing here to unseen attacks (keep it that way).
 """
 
 from __future__ import annotations
@@ -249,6 +249,7 @@ LOOKALIKES = Path(__file__).resolve().parent / "lookalikes"
 # Attacks in 19 languages written by reviewers who did not see the rules (3 per language and file).
 PROBES = Path(__file__).resolve().parent / "probes"
 PROBES_3 = Path(__file__).resolve().parent / "probes_3"
+PROBES_4 = Path(__file__).resolve().parent / "probes_4"
 HELD_OUT = Path(__file__).resolve().parent / "probes_heldout"
 
 
@@ -272,6 +273,7 @@ def probe_families() -> list[Family]:
     return (
         file_families("attacks, batch seen", PROBES, True)
         + file_families("attacks, batch 3 seen", PROBES_3, True)
+        + file_families("attacks, batch 4 seen", PROBES_4, True)
         + file_families("attacks, held out", HELD_OUT, True)
     )
 
