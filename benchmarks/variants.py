@@ -246,7 +246,7 @@ FAMILIES: tuple[Family, ...] = (
 
 
 LOOKALIKES = Path(__file__).resolve().parent / "lookalikes"
-# Attacks in 19 languages written by reviewers who did not see the rules (3 per language and file).
+# Attacks in 19 languages written by reviewers who did not see the rules (3 or 4 per language and file).
 PROBES = Path(__file__).resolve().parent / "probes"
 PROBES_3 = Path(__file__).resolve().parent / "probes_3"
 PROBES_4 = Path(__file__).resolve().parent / "probes_4"
@@ -297,7 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         label = "caught" if family.attack else "flagged"
         rate = right / len(texts) if family.attack else len(wrong) / len(texts)
         print(f"{family.name:64s} {len(texts):6d} {rate:8.1%}" + ("" if family.attack else f"  ({label})"))
-        for text in wrong[: args.show]:
+        # The held-out batch stays unseen: its misses are never printed, whatever --show says.
+        for text in [] if family.name.startswith("attacks, held out") else wrong[: args.show]:
             print(f"    {'missed' if family.attack else 'flagged'}: {text}")
         report.append({"family": family.name, "attack": family.attack, "texts": len(texts), "rate": round(rate, 4)})
     if args.json:

@@ -6,6 +6,7 @@ that spells them outside a character class can never match there."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,13 +17,22 @@ _CHAR_CLASS = re.compile(r"\[(?:\\.|[^\]])*\]")
 
 
 def always_folded_letters(pattern: str) -> str | None:
-    """A description of the letters canonicalization always replaces, spelled outside a class, or None."""
+    """A description of the letters canonicalization always replaces (its own folds, and NFKC's: Thai ำ
+    is written ํา in canonical text), spelled outside a class, or None."""
     outside = _CHAR_CLASS.sub("", pattern)
-    found = sorted({char for char in outside if char in ALWAYS_FOLDED})
+    found = sorted({char for char in outside if _folded(char) != char})
     if not found:
         return None
-    spelled = ", ".join(f"{char} (becomes {ALWAYS_FOLDED[char]})" for char in found)
+    spelled = ", ".join(f"{char} (becomes {_folded(char)})" for char in found)
     return f"spells {spelled}, which canonical text never holds"
+
+
+def _folded(char: str) -> str:
+    if char in ALWAYS_FOLDED:
+        return ALWAYS_FOLDED[char]
+    if unicodedata.category(char)[0] in "LM":
+        return unicodedata.normalize("NFKC", char)
+    return char
 
 
 def ascii_only_word_syntax(pattern: str) -> str | None:
