@@ -12,8 +12,10 @@ The look-alike files in benchmarks/lookalikes/ were written afterwards, by a rev
 alarms, and are the harder benign test. The files in benchmarks/probes/, benchmarks/probes_3/,
 benchmarks/probes_4/ and benchmarks/probes_heldout/ hold attacks in 19 languages that four other reviewers
 wrote without seeing the rules. The first, third and fourth batches then showed which techniques the rules
-missed, so they are no longer unseen; the held-out batch has not been looked at while writing rules, and
-is the nearest thing here to unseen attacks (keep it that way).
+missed, so they are no longer unseen; the held-out batches (benchmarks/probes_heldout/ and
+benchmarks/probes_heldout_2/, the second written at the end of the session that wrote the fourth batch's
+rules) have not been looked at while writing rules, and are the nearest thing here to unseen attacks (keep
+it that way: their misses are never printed).
 """
 
 from __future__ import annotations
@@ -251,6 +253,7 @@ PROBES = Path(__file__).resolve().parent / "probes"
 PROBES_3 = Path(__file__).resolve().parent / "probes_3"
 PROBES_4 = Path(__file__).resolve().parent / "probes_4"
 HELD_OUT = Path(__file__).resolve().parent / "probes_heldout"
+HELD_OUT_2 = Path(__file__).resolve().parent / "probes_heldout_2"
 
 
 def file_families(label: str, folder: Path, attack: bool) -> list[Family]:
@@ -275,6 +278,7 @@ def probe_families() -> list[Family]:
         + file_families("attacks, batch 3 seen", PROBES_3, True)
         + file_families("attacks, batch 4 seen", PROBES_4, True)
         + file_families("attacks, held out", HELD_OUT, True)
+        + file_families("attacks, held out 2", HELD_OUT_2, True)
     )
 
 
