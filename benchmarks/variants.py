@@ -254,6 +254,8 @@ PROBES_3 = Path(__file__).resolve().parent / "probes_3"
 PROBES_4 = Path(__file__).resolve().parent / "probes_4"
 HELD_OUT = Path(__file__).resolve().parent / "probes_heldout"
 HELD_OUT_2 = Path(__file__).resolve().parent / "probes_heldout_2"
+# The label of the held-out batches: counted, never printed.
+HELD_OUT_LABEL = "attacks, held out"
 
 
 def file_families(label: str, folder: Path, attack: bool) -> list[Family]:
@@ -277,8 +279,8 @@ def probe_families() -> list[Family]:
         file_families("attacks, batch seen", PROBES, True)
         + file_families("attacks, batch 3 seen", PROBES_3, True)
         + file_families("attacks, batch 4 seen", PROBES_4, True)
-        + file_families("attacks, held out", HELD_OUT, True)
-        + file_families("attacks, held out 2", HELD_OUT_2, True)
+        + file_families(HELD_OUT_LABEL, HELD_OUT, True)
+        + file_families(f"{HELD_OUT_LABEL} 2", HELD_OUT_2, True)
     )
 
 
@@ -301,8 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         label = "caught" if family.attack else "flagged"
         rate = right / len(texts) if family.attack else len(wrong) / len(texts)
         print(f"{family.name:64s} {len(texts):6d} {rate:8.1%}" + ("" if family.attack else f"  ({label})"))
-        # The held-out batch stays unseen: its misses are never printed, whatever --show says.
-        for text in [] if family.name.startswith("attacks, held out") else wrong[: args.show]:
+        # The held-out batches stay unseen: their misses are never printed, whatever --show says.
+        for text in [] if family.name.startswith(HELD_OUT_LABEL) else wrong[: args.show]:
             print(f"    {'missed' if family.attack else 'flagged'}: {text}")
         report.append({"family": family.name, "attack": family.attack, "texts": len(texts), "rate": round(rate, 4)})
     if args.json:

@@ -56,7 +56,7 @@ CODES: dict[str, str] = {
     "PW010": "ReDoS risk in a regex-engine rule (nested or overlapping quantifiers)",
     "PW011": "DFA blow-up risk in an RE2 rule (wide bounded repeat over a broad class, or a huge program)",
     "PW012": "\\b or \\w against a non-ASCII letter in an RE2 rule (RE2 reads them as ASCII only)",
-    "PW013": "a letter canonicalization always replaces (Turkish ı) spelled outside a class: it never matches",
+    "PW013": "a letter canonicalization always replaces (Turkish ı, Thai ำ) spelled outside a class: never matches",
     "PW020": "the rule matches the empty string",
     "PW021": "the rule matches much ordinary prose",
     "PW030": "duplicate pattern",
@@ -165,7 +165,8 @@ def lint_pack(pack: RulePack, path: Path, lines: dict[str, int]) -> list[LintFin
                 )
             folded = always_folded_letters(pattern)
             if folded:
-                add("PW013", "warning", rule, folded, "write the replacement letter (ı as i), or a class such as [ıi]")
+                fix = "write what replaces it (ı as i, ำ as ํา), or a class such as [ıi]"
+                add("PW013", "warning", rule, folded, fix)
             size = compile_re2(_flagged(pattern, rule.case_sensitive)).programsize
             if size > PROGRAM_LIMIT:
                 add(

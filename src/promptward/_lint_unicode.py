@@ -1,7 +1,7 @@
 """Unicode traps in patterns. RE2's \\b and \\w know only ASCII word characters: next to a letter such as é,
 ü or д they never do what the pattern's author meant (found on the parse tree, Python's parser reads RE2's
-syntax). And canonicalization replaces a few letters everywhere (Turkish dotless ı becomes i): a pattern
-that spells them outside a character class can never match there."""
+syntax). And canonicalization replaces some letters everywhere (Turkish dotless ı becomes i, NFKC writes
+Thai ำ as ํา): a pattern that spells them outside a character class can never match there."""
 
 from __future__ import annotations
 
