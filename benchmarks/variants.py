@@ -14,7 +14,8 @@ benchmarks/probes_4/ and benchmarks/probes_heldout/ hold attacks in 19 languages
 wrote without seeing the rules. The first, third and fourth batches then showed which techniques the rules
 missed, so they are no longer unseen; the held-out batches (benchmarks/probes_heldout/ and
 benchmarks/probes_heldout_2/, the second written at the end of the session that wrote the fourth batch's
-rules) have not been looked at while writing rules, and are the nearest thing here to unseen attacks (keep
+rules, and benchmarks/probes_heldout_3/, written at the start of the next session before its rules) have
+not been looked at while writing rules, and are the nearest thing here to unseen attacks (keep
 it that way: their misses are never printed).
 """
 
@@ -254,6 +255,7 @@ PROBES_3 = Path(__file__).resolve().parent / "probes_3"
 PROBES_4 = Path(__file__).resolve().parent / "probes_4"
 HELD_OUT = Path(__file__).resolve().parent / "probes_heldout"
 HELD_OUT_2 = Path(__file__).resolve().parent / "probes_heldout_2"
+HELD_OUT_3 = Path(__file__).resolve().parent / "probes_heldout_3"
 # The label of the held-out batches: counted, never printed.
 HELD_OUT_LABEL = "attacks, held out"
 
@@ -281,6 +283,7 @@ def probe_families() -> list[Family]:
         + file_families("attacks, batch 4 seen", PROBES_4, True)
         + file_families(HELD_OUT_LABEL, HELD_OUT, True)
         + file_families(f"{HELD_OUT_LABEL} 2", HELD_OUT_2, True)
+        + file_families(f"{HELD_OUT_LABEL} 3", HELD_OUT_3, True)
     )
 
 
