@@ -253,6 +253,7 @@ LOOKALIKES = Path(__file__).resolve().parent / "lookalikes"
 PROBES = Path(__file__).resolve().parent / "probes"
 PROBES_3 = Path(__file__).resolve().parent / "probes_3"
 PROBES_4 = Path(__file__).resolve().parent / "probes_4"
+PROBES_5 = Path(__file__).resolve().parent / "probes_5"
 HELD_OUT = Path(__file__).resolve().parent / "probes_heldout"
 HELD_OUT_2 = Path(__file__).resolve().parent / "probes_heldout_2"
 HELD_OUT_3 = Path(__file__).resolve().parent / "probes_heldout_3"
@@ -281,6 +282,7 @@ def probe_families() -> list[Family]:
         file_families("attacks, batch seen", PROBES, True)
         + file_families("attacks, batch 3 seen", PROBES_3, True)
         + file_families("attacks, batch 4 seen", PROBES_4, True)
+        + file_families("attacks, batch 5 seen", PROBES_5, True)
         + file_families(HELD_OUT_LABEL, HELD_OUT, True)
         + file_families(f"{HELD_OUT_LABEL} 2", HELD_OUT_2, True)
         + file_families(f"{HELD_OUT_LABEL} 3", HELD_OUT_3, True)
