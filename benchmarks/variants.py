@@ -10,12 +10,12 @@ a coding question about developer mode, ...) count the opposite way. The grammar
 rules, so they measure how much of each technique's phrasing the rules cover, not unseen-data recall.
 The look-alike files in benchmarks/lookalikes/ were written afterwards, by a reviewer hunting false
 alarms, and are the harder benign test. The files in benchmarks/probes/, benchmarks/probes_3/,
-benchmarks/probes_4/ and benchmarks/probes_heldout/ hold attacks in 19 languages that four other reviewers
-wrote without seeing the rules. The first, third and fourth batches then showed which techniques the rules
-missed, so they are no longer unseen; the held-out batches (benchmarks/probes_heldout/ and
-benchmarks/probes_heldout_2/, the second written at the end of the session that wrote the fourth batch's
-rules, and benchmarks/probes_heldout_3/, written at the start of the next session before its rules) have
-not been looked at while writing rules, and are the nearest thing here to unseen attacks (keep
+benchmarks/probes_4/, benchmarks/probes_5/ and benchmarks/probes_heldout*/ hold attacks in 19 languages
+that other reviewers wrote without seeing the rules. The first, third, fourth and fifth batches then showed
+which techniques the rules missed, so they are no longer unseen; the held-out batches
+(benchmarks/probes_heldout/; benchmarks/probes_heldout_2/, written at the end of the session that wrote the
+fourth batch's rules; benchmarks/probes_heldout_3/, written at the start of the next session, before its
+rules) have not been looked at while writing rules, and are the nearest thing here to unseen attacks (keep
 it that way: their misses are never printed).
 """
 
