@@ -9,10 +9,10 @@ exfiltration or obfuscation packs, as in accuracy.py. The benign families (a use
 a coding question about developer mode, ...) count the opposite way. The grammars were written beside the
 rules, so they measure how much of each technique's phrasing the rules cover, not unseen-data recall.
 The look-alike files in benchmarks/lookalikes/ were written afterwards, by a reviewer hunting false
-alarms, and are the harder benign test. The files in benchmarks/probes/, benchmarks/probes_3/,
-benchmarks/probes_4/, benchmarks/probes_5/ and benchmarks/probes_heldout*/ hold attacks in 19 languages
-that other reviewers wrote without seeing the rules. The first, third, fourth and fifth batches then showed
-which techniques the rules missed, so they are no longer unseen; the held-out batches
+alarms, and are the harder benign test. The files in benchmarks/probes/, benchmarks/probes_3/ to
+benchmarks/probes_6/ and benchmarks/probes_heldout*/ hold attacks in 19 languages that other reviewers
+wrote without seeing the rules. The first and third to sixth batches then showed which techniques the
+rules missed, so they are no longer unseen; the held-out batches
 (benchmarks/probes_heldout/; benchmarks/probes_heldout_2/, written at the end of the session that wrote the
 fourth batch's rules; benchmarks/probes_heldout_3/, written at the start of the next session, before its
 rules) have not been looked at while writing rules, and are the nearest thing here to unseen attacks (keep
@@ -254,6 +254,7 @@ PROBES = Path(__file__).resolve().parent / "probes"
 PROBES_3 = Path(__file__).resolve().parent / "probes_3"
 PROBES_4 = Path(__file__).resolve().parent / "probes_4"
 PROBES_5 = Path(__file__).resolve().parent / "probes_5"
+PROBES_6 = Path(__file__).resolve().parent / "probes_6"
 HELD_OUT = Path(__file__).resolve().parent / "probes_heldout"
 HELD_OUT_2 = Path(__file__).resolve().parent / "probes_heldout_2"
 HELD_OUT_3 = Path(__file__).resolve().parent / "probes_heldout_3"
@@ -283,6 +284,7 @@ def probe_families() -> list[Family]:
         + file_families("attacks, batch 3 seen", PROBES_3, True)
         + file_families("attacks, batch 4 seen", PROBES_4, True)
         + file_families("attacks, batch 5 seen", PROBES_5, True)
+        + file_families("attacks, batch 6 seen", PROBES_6, True)
         + file_families(HELD_OUT_LABEL, HELD_OUT, True)
         + file_families(f"{HELD_OUT_LABEL} 2", HELD_OUT_2, True)
         + file_families(f"{HELD_OUT_LABEL} 3", HELD_OUT_3, True)
