@@ -114,7 +114,8 @@ RULE_EXAMPLES = [example for pack in builtin_packs() for rule in pack.rules for 
         st.tuples(tricky_text, st.sampled_from(RULE_EXAMPLES)).map(" ".join),
     )
 )
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+# No deadline: the first example also compiles the full Sets the prefilter is compared with (seconds).
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_the_literal_prefilter_fires_exactly_the_rules_the_full_scan_fires(text: str) -> None:
     matcher = guard().matcher
     data = canonicalize(text).text.encode("utf-8")
