@@ -248,18 +248,22 @@ FAMILIES: tuple[Family, ...] = (
 # fmt: on
 
 
-LOOKALIKES = Path(__file__).resolve().parent / "lookalikes"
-# Attacks in 19 languages written by reviewers who did not see the rules (3 or 4 per language and file).
-PROBES = Path(__file__).resolve().parent / "probes"
-PROBES_3 = Path(__file__).resolve().parent / "probes_3"
-PROBES_4 = Path(__file__).resolve().parent / "probes_4"
-PROBES_5 = Path(__file__).resolve().parent / "probes_5"
-PROBES_6 = Path(__file__).resolve().parent / "probes_6"
-HELD_OUT = Path(__file__).resolve().parent / "probes_heldout"
-HELD_OUT_2 = Path(__file__).resolve().parent / "probes_heldout_2"
-HELD_OUT_3 = Path(__file__).resolve().parent / "probes_heldout_3"
+HERE = Path(__file__).resolve().parent
+LOOKALIKES = HERE / "lookalikes"
 # The label of the held-out batches: counted, never printed.
 HELD_OUT_LABEL = "attacks, held out"
+# Attacks in 19 languages written by reviewers who did not see the rules (3 or 4 per language and file):
+# the family label of each batch, and its folder.
+PROBE_BATCHES = (
+    ("attacks, batch seen", "probes"),
+    ("attacks, batch 3 seen", "probes_3"),
+    ("attacks, batch 4 seen", "probes_4"),
+    ("attacks, batch 5 seen", "probes_5"),
+    ("attacks, batch 6 seen", "probes_6"),
+    (HELD_OUT_LABEL, "probes_heldout"),
+    (f"{HELD_OUT_LABEL} 2", "probes_heldout_2"),
+    (f"{HELD_OUT_LABEL} 3", "probes_heldout_3"),
+)
 
 
 def file_families(label: str, folder: Path, attack: bool) -> list[Family]:
@@ -279,16 +283,7 @@ def lookalike_families() -> list[Family]:
 def probe_families() -> list[Family]:
     """Attacks written apart from the rules, one file a technique: how far the rules reach past their own
     examples and grammars."""
-    return (
-        file_families("attacks, batch seen", PROBES, True)
-        + file_families("attacks, batch 3 seen", PROBES_3, True)
-        + file_families("attacks, batch 4 seen", PROBES_4, True)
-        + file_families("attacks, batch 5 seen", PROBES_5, True)
-        + file_families("attacks, batch 6 seen", PROBES_6, True)
-        + file_families(HELD_OUT_LABEL, HELD_OUT, True)
-        + file_families(f"{HELD_OUT_LABEL} 2", HELD_OUT_2, True)
-        + file_families(f"{HELD_OUT_LABEL} 3", HELD_OUT_3, True)
-    )
+    return [family for label, folder in PROBE_BATCHES for family in file_families(label, HERE / folder, True)]
 
 
 def detected(guard: Guard, text: str) -> bool:

@@ -20,10 +20,11 @@ def always_folded_letters(pattern: str) -> str | None:
     """A description of the letters canonicalization always replaces (its own folds, and NFKC's: Thai ำ
     is written ํา in canonical text), spelled outside a class, or None."""
     outside = _CHAR_CLASS.sub("", pattern)
-    found = sorted({char for char in outside if _folded(char) != char})
-    if not found:
+    found = {char: _folded(char) for char in set(outside)}
+    replaced = sorted(char for char, folded in found.items() if folded != char)
+    if not replaced:
         return None
-    spelled = ", ".join(f"{char} (becomes {_folded(char)})" for char in found)
+    spelled = ", ".join(f"{char} (becomes {found[char]})" for char in replaced)
     return f"spells {spelled}, which canonical text never holds"
 
 
