@@ -50,10 +50,9 @@ def test_an_alternation_at_the_top_keeps_each_branch_s_conditions() -> None:
 @pytest.mark.parametrize(
     "pattern",
     [
-        r"a*bc",  # too short to be worth a literal
-        r"<\s*/?\s*>",  # marks alone are too light to pick the rule
+        r"a*b",  # one letter is no condition at all
         r"x(?:[abc]|de){9}y",  # more spellings than are worth a literal
-        r"x(?:abcdef)?y",  # optional
+        r"x(?:abcdef)?",  # optional
         r"(?:abcdef|)",  # an empty alternative
         r"abcdef|\d+",  # one branch without a literal
         r"[[:alpha:]]abcdef",  # RE2 syntax Python's parser reads differently
@@ -61,6 +60,28 @@ def test_an_alternation_at_the_top_keeps_each_branch_s_conditions() -> None:
 )
 def test_patterns_without_a_safe_condition_always_run(pattern: str) -> None:
     assert literal_requirement(pattern) is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (r"a*bc", [{"bc"}]),  # too short to pick a rule among others, but better than running always
+        (r"<\s*/?\s*>", [{"<"}, {">"}]),  # marks alone too
+        (r"x(?:abcdef)?y", [{"xy", "xabcdefy"}]),  # an optional part is spelled out: "xy" is light
+        (r"[a-z]\s*=\s*[a-z]\s*\+\s*[a-z]", [{"+"}, {"="}]),
+    ],
+)
+def test_a_pattern_with_only_light_conditions_is_still_guarded_by_them(pattern: str, expected: list[set[str]]) -> None:
+    assert conditions(pattern) == expected
+
+
+def test_a_pattern_whose_only_telling_condition_is_large_takes_it_rather_than_always_running() -> None:
+    # 300 words of four letters with no common start (Python's parser would factor one out).
+    words = [f"{chr(97 + index % 26)}{chr(97 + index // 26)}kw" for index in range(300)]
+    requirement = conditions(r"(?:" + "|".join(words) + r")\s*:")
+    assert requirement == [set(words), {":"}]
+    # With a telling condition of its own, a rule ignores conditions of that size.
+    assert conditions(r"(?:" + "|".join(words) + r")\s*:\s*secret") == [{"secret"}, {":"}]
 
 
 def test_re2_code_points_and_unicode_classes_are_read_in_python_spelling() -> None:

@@ -9,7 +9,6 @@ or engine error is reported as an EngineFault and never skipped silently.
 from __future__ import annotations
 
 import functools
-import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,8 @@ MAX_SPANS_PER_RULE = 16
 # RE2 runs a Set as one DFA; patterns combined past a few thousand instructions multiply its states and
 # push it onto the slow path, so rules are spread over Sets of bounded total program size.
 SET_PROGRAM_BUDGET = 3000
+# Candidates per Set from which running the Sets that hold them beats running them one by one.
+SETS_PAY_OFF = 1.25
 
 
 def _flagged(pattern: str, case_sensitive: bool) -> str:
@@ -224,8 +225,9 @@ class _RuleSet:
 class _Prefilter:
     """Rules run only when their literal conditions hold; rules without any always run, as Sets.
 
-    The rules that pass the literal test run on their own, or, when they are many (a long text holds
-    most common words), as the Sets that hold them: a Set costs about what one rule costs.
+    The rules that pass the literal test run on their own, or, when many of them share Sets (a long text
+    holds most common words), as the Sets that hold them. A Set costs more than one of its rules, as its
+    DFA is larger, so it pays only when it stands for several candidates.
     """
 
     def __init__(self, rules: list[CompiledRule]) -> None:
@@ -252,12 +254,13 @@ class _Prefilter:
         for condition, number in conditions.items():
             for literal in condition:
                 holds.setdefault(literals.setdefault(literal, len(literals)), set()).add(number)
-        # Per literal, as bit sets (ints, whose OR is cheap): the branches to look at, and the conditions it
-        # satisfies. Per branch: its rule, and the bits of the conditions it needs.
-        self._keyed = [_bits(keyed.get(i, ())) for i in range(len(literals))]
-        self._holds = [_bits(holds.get(i, ())) for i in range(len(literals))]
+        # Per literal: the branches to look at, and the conditions it satisfies; per branch: its rule and the
+        # conditions it needs. Small tuples and sets, not bit sets over every branch: a text holds about a
+        # hundred literals, and a check should touch little memory beyond theirs.
+        self._keyed = [tuple(sorted(keyed.get(i, ()))) for i in range(len(literals))]
+        self._holds = [tuple(sorted(holds.get(i, ()))) for i in range(len(literals))]
         self._branch_rule = [number for number, _ in branches]
-        self._branch_needs = [_bits(needed) for _, needed in branches]
+        self._branch_needs = [needed for _, needed in branches]
         self._literals = re2.Set.SearchSet(options())
         for literal in literals:
             self._literals.Add("(?i)" + r"\s+".join(re2.escape(word) for word in literal.split(SEP)))
@@ -278,36 +281,23 @@ class _Prefilter:
         present = self._literals.Match(data)
         if not present:
             return []
-        keyed, holds = self._keyed, self._holds
-        looked_at = functools.reduce(operator.or_, [keyed[index] for index in present])
+        keyed = self._keyed
+        looked_at: set[int] = set().union(*[keyed[index] for index in present])
         if not looked_at:
             return []
-        missing = ~functools.reduce(operator.or_, [holds[index] for index in present])
+        holds = self._holds
+        held: set[int] = set().union(*[holds[index] for index in present])
         rules, needs = self._branch_rule, self._branch_needs
-        found = set()
-        while looked_at:
-            lowest = looked_at & -looked_at
-            branch = lowest.bit_length() - 1
-            looked_at ^= lowest
-            if not needs[branch] & missing:
-                found.add(rules[branch])
-        return sorted(found)
+        return sorted({rules[branch] for branch in looked_at if needs[branch] <= held})
 
     def fired(self, data: bytes) -> list[CompiledRule]:
         numbers = self._candidates(data)
         sets = sorted({self._set_of[number] for number in numbers})
-        if len(sets) < len(numbers):
+        if len(numbers) >= SETS_PAY_OFF * len(sets) and len(sets) < len(numbers):
             found = [rule for number in sets for rule in self._guarded[number].fired(data)]
         else:
             found = [self._rules[n] for n in numbers if self._rules[n].compiled.search(data) is not None]
         return found + [rule for rule_set in self._rest for rule in rule_set.fired(data)]
-
-
-def _bits(numbers: Iterable[int]) -> int:
-    bits = 0
-    for number in numbers:
-        bits |= 1 << number
-    return bits
 
 
 def _groups(rules: list[CompiledRule]) -> list[list[CompiledRule]]:

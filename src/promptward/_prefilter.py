@@ -21,6 +21,8 @@ MIN_WEIGHT = 3
 # A lighter condition of marks ("<", "##") cannot pick the rules to look at, but it can rule one out.
 MIN_HELD_WEIGHT = 2
 MAX_LITERALS = 200
+# ... and a rule that would otherwise always run takes one of up to this many.
+MAX_FALLBACK_LITERALS = 2000
 # A set of at most MAX_CLASS plain characters inside a literal branches it, up to MAX_SPELLINGS spellings.
 MAX_CLASS = 4
 MAX_SPELLINGS = 16
@@ -96,8 +98,17 @@ def _strip_zero_width(items: list[Any]) -> list[Any]:
 
 
 def _strong(conditions: list[set[str]]) -> list[Condition]:
-    found = {frozenset(c) for c in conditions if len(c) <= MAX_LITERALS and _worth_holding(c)}
-    if all(weight(c) < MIN_WEIGHT for c in found):
+    kept = _pick(conditions, MAX_LITERALS, strict=True)
+    if kept:
+        return kept
+    # Without a telling condition the rule would run on every text; lighter or larger conditions still
+    # spare it the texts that lack them ("=" and "+" both present, one of a few hundred phrases).
+    return _pick(conditions, MAX_FALLBACK_LITERALS, strict=False)
+
+
+def _pick(conditions: list[set[str]], max_literals: int, *, strict: bool) -> list[Condition]:
+    found = {frozenset(c) for c in conditions if len(c) <= max_literals and _worth_holding(c, strict=strict)}
+    if strict and all(weight(c) < MIN_WEIGHT for c in found):
         return []
     kept: list[Condition] = []
     for condition in sorted(found, key=lambda c: (-weight(c), sorted(c))):
@@ -107,12 +118,12 @@ def _strong(conditions: list[set[str]]) -> list[Condition]:
     return kept
 
 
-def _worth_holding(condition: set[str]) -> bool:
+def _worth_holding(condition: set[str], *, strict: bool = True) -> bool:
     # Short words ("in", "me") are in nearly every text; a mark such as "<" or "##" is rare in prose.
     if weight(condition) >= MIN_WEIGHT:
         return True
     marked = all(any(not char.isalnum() and char != SEP for char in literal) for literal in condition)
-    return marked and weight(condition) >= MIN_HELD_WEIGHT
+    return (marked or not strict) and weight(condition) >= MIN_HELD_WEIGHT
 
 
 def _implies(stronger: Condition, weaker: Condition) -> bool:
