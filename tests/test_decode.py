@@ -91,6 +91,8 @@ def test_whole_text_decoders() -> None:
     assert only(rot, "rot13") == Payload(plain, 0, len(rot), "rot13")
     rev = SECRET[::-1]
     assert only(rev, "reversed").text == SECRET
+    # In capitals too: the gate that lets a text through to the decoders ignores case as they do.
+    assert only(rev.upper(), "reversed").text == SECRET.upper()
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 Blob scanners (base64, hex, URL encoding, Morse code, binary octets, decimal character codes, Braille)
 decode each candidate span on its own; ROT13 and reversed text are recognized by common words in that
-form and decode the whole text. One RE2 gate search decides whether a text has any candidate at all.
+form and decode the whole text. One RE2 Set of gates tells which scanners can find anything at all.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._re2util import char_spans, compile_re2
+import re2
+
+from ._re2util import char_spans, compile_re2, options
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,46 +192,44 @@ _BRAILLE_RUN = r"[\x{2801}-\x{283f}][\x{2800}-\x{283f} ]{3,}"
 _ROT13_WORDS = r"\b(?:gur|naq|lbh|vtaber|vafgehpgvbaf|cerivbhf|flfgrz|cebzcg|cnffjbeq)\b"
 _REVERSED_WORDS = r"\b(?:eht|dna|uoy|erongi|snoitcurtsni|suoiverp|metsys|tpmorp|drowssap)\b"
 
-_SCANNERS: tuple[tuple[str, Any, Callable[[str], str | None]], ...] = (
-    ("base64", compile_re2(_BASE64), _from_base64),
-    ("hex", compile_re2(_HEX), _from_hex),
-    ("url", compile_re2(_URL), _from_url),
-    ("morse", compile_re2(_MORSE_RUN), _from_morse),
-    ("binary", compile_re2(_BINARY), _from_binary),
-    ("char_codes", compile_re2(_CHAR_CODES), _from_char_codes),
-    ("braille", compile_re2(_BRAILLE_RUN), _from_braille),
+Scanner = tuple[str, Any, Callable[[str], str | None]]
+# Each scanner with the gate pattern that every text it finds something in matches (the same pattern, or a
+# weaker one: "%41" for URL escapes, one encoded word for a whole text).
+_SCANNERS: tuple[tuple[Scanner, str], ...] = (
+    (("base64", compile_re2(_BASE64), _from_base64), _BASE64),
+    (("hex", compile_re2(_HEX), _from_hex), _HEX),
+    (("url", compile_re2(_URL), _from_url), r"%[0-9a-fA-F]{2}"),
+    (("morse", compile_re2(_MORSE_RUN), _from_morse), _MORSE_RUN),
+    (("binary", compile_re2(_BINARY), _from_binary), _BINARY),
+    (("char_codes", compile_re2(_CHAR_CODES), _from_char_codes), _CHAR_CODES),
+    (("braille", compile_re2(_BRAILLE_RUN), _from_braille), _BRAILLE_RUN),
 )
-_WHOLE_TEXT: tuple[tuple[str, Any, Callable[[str], str | None]], ...] = (
-    ("rot13", compile_re2(r"(?i)" + _ROT13_WORDS + r".*" + _ROT13_WORDS), _from_rot13),
-    ("reversed", compile_re2(r"(?i)" + _REVERSED_WORDS + r".*" + _REVERSED_WORDS), _from_reversed),
+_WHOLE_TEXT: tuple[tuple[Scanner, str], ...] = (
+    (("rot13", compile_re2(r"(?i)" + _ROT13_WORDS + r".*" + _ROT13_WORDS), _from_rot13), "(?i)" + _ROT13_WORDS),
+    (
+        ("reversed", compile_re2(r"(?i)" + _REVERSED_WORDS + r".*" + _REVERSED_WORDS), _from_reversed),
+        "(?i)" + _REVERSED_WORDS,
+    ),
 )
-# The gate is every scanner's pattern in one RE2 search: a text without a candidate costs nothing more.
-_GATE = compile_re2(
-    "|".join(
-        f"(?:{p})"
-        for p in (
-            _BASE64,
-            _HEX,
-            r"%[0-9a-fA-F]{2}",
-            _MORSE_RUN,
-            _BINARY,
-            _CHAR_CODES,
-            _BRAILLE_RUN,
-            "(?i)" + _ROT13_WORDS,
-            _REVERSED_WORDS,
-        )
-    )
-)
+# One RE2 Set of the gates tells which scanners can find anything: a text without a candidate costs one
+# pass, and a text with a long word (a base64 candidate) does not run the other six scanners.
+_GATES = re2.Set.SearchSet(options())
+for _scanner, _gate in (*_SCANNERS, *_WHOLE_TEXT):
+    _GATES.Add(_gate)
+_GATES.Compile()
 
 
 def find_payloads(text: str, *, limit_chars: int, limit_count: int) -> list[Payload]:
     """Decoded payloads found in `text`, spans in `text`'s own offsets."""
-    if not _GATE.search(text):
+    data = text.encode()
+    open_gates = _GATES.Match(data)
+    if not open_gates:
         return []
     payloads: list[Payload] = []
     used = 0
-    data = text.encode()
-    for encoding, pattern, decode in _SCANNERS:
+    for index, ((encoding, pattern, decode), _) in enumerate(_SCANNERS):
+        if index not in open_gates:
+            continue
         for start, end in char_spans(data, [match.span() for match in pattern.finditer(data)]):
             decoded = decode(text[start:end])
             if decoded is None:
@@ -238,8 +238,10 @@ def find_payloads(text: str, *, limit_chars: int, limit_count: int) -> list[Payl
                 return payloads
             used += len(decoded)
             payloads.append(Payload(decoded, start, end, encoding))
-    for encoding, pattern, decode in _WHOLE_TEXT:
-        if len(text) <= limit_chars - used and len(payloads) < limit_count and pattern.search(text):
+    for index, ((encoding, pattern, decode), _) in enumerate(_WHOLE_TEXT, start=len(_SCANNERS)):
+        if index not in open_gates or len(text) > limit_chars - used or len(payloads) >= limit_count:
+            continue
+        if pattern.search(data):
             decoded = decode(text)
             if decoded is not None:
                 used += len(decoded)
