@@ -1,7 +1,11 @@
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
+import pytest
+import re2
+
+from promptward._matcher import literal_sets
 from promptward._prefilter import SEP, literal_requirement
 
 
@@ -104,3 +108,24 @@ def test_re2_literal_brace_comma_leaves_the_rule_to_the_full_scan() -> None:
     # RE2 reads "{,1}" as text; Python's parser would read an optional group and spell it into a literal.
     assert literal_requirement(r"xyz(?:abc){,1}def") is None
     assert literal_requirement(r"xyz\{,1}def") is None
+
+
+def test_literals_beyond_re2_s_memory_budget_are_split_over_sets_that_find_the_same() -> None:
+    patterns = [f"(?i)w{index}x{index * 7}q" for index in range(3000)]
+    text = b"... W12X84Q and w2999x20993q, not w5x0q ..."
+    whole = literal_sets(patterns, _options(64 << 20))
+    split = literal_sets(patterns, _options(1 << 18))
+    assert len(whole) == 1 and len(split) > 1
+    assert [first for first, _ in split] == sorted({first for first, _ in split})
+
+    def found(sets: list[tuple[int, Any]]) -> set[int]:
+        return {first + index for first, part in sets for index in part.Match(text) or ()}
+
+    assert found(split) == found(whole) == {12, 2999}
+
+
+def _options(max_mem: int) -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = max_mem
+    return options

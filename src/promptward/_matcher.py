@@ -261,11 +261,8 @@ class _Prefilter:
         self._holds = [tuple(sorted(holds.get(i, ()))) for i in range(len(literals))]
         self._branch_rule = [number for number, _ in branches]
         self._branch_needs = [needed for _, needed in branches]
-        self._literals = re2.Set.SearchSet(options())
-        for literal in literals:
-            self._literals.Add("(?i)" + r"\s+".join(re2.escape(word) for word in literal.split(SEP)))
-        if literals:
-            self._literals.Compile()
+        patterns = ["(?i)" + r"\s+".join(re2.escape(word) for word in literal.split(SEP)) for literal in literals]
+        self._literal_sets = literal_sets(patterns, options())
         self._rest = [_RuleSet(group) for group in _groups(rest)]
         self._guarded = [_RuleSet(group) for group in _groups(self._rules)]
         index = {id(rule): number for number, rule in enumerate(self._rules)}
@@ -278,7 +275,10 @@ class _Prefilter:
         """Numbers of the rules whose literal conditions all hold in `data`, in one of the rule's branches."""
         if not self._rules:
             return []
-        present = self._literals.Match(data)
+        if len(self._literal_sets) == 1:
+            present = self._literal_sets[0][1].Match(data)
+        else:
+            present = [first + i for first, part in self._literal_sets for i in part.Match(data) or ()]
         if not present:
             return []
         keyed = self._keyed
@@ -298,6 +298,26 @@ class _Prefilter:
         else:
             found = [self._rules[n] for n in numbers if self._rules[n].compiled.search(data) is not None]
         return found + [rule for rule_set in self._rest for rule in rule_set.fired(data)]
+
+
+def literal_sets(patterns: list[str], set_options: Any) -> list[tuple[int, Any]]:
+    """The literal patterns in compiled Sets, each with the index of its first pattern: one Set, unless RE2's
+    memory budget cannot hold it (many large packs), then halves of it, and so on."""
+    if not patterns:
+        return []
+    literal_set = re2.Set.SearchSet(set_options)
+    for pattern in patterns:
+        literal_set.Add(pattern)
+    try:
+        literal_set.Compile()
+    except re2.error:
+        if len(patterns) == 1:
+            raise
+        half = len(patterns) // 2
+        return literal_sets(patterns[:half], set_options) + [
+            (half + first, part) for first, part in literal_sets(patterns[half:], set_options)
+        ]
+    return [(0, literal_set)]
 
 
 def _groups(rules: list[CompiledRule]) -> list[list[CompiledRule]]:

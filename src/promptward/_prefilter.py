@@ -25,7 +25,7 @@ MAX_LITERALS = 200
 MAX_FALLBACK_LITERALS = 2000
 # A set of at most MAX_CLASS plain characters inside a literal branches it, up to MAX_SPELLINGS spellings.
 MAX_CLASS = 4
-MAX_SPELLINGS = 16
+MAX_SPELLINGS = 32
 # Words of a phrase literal; the Set pattern joins them with \s+.
 SEP = "\x00"
 # Syntax Python's parser would read differently from RE2: leave those rules to the full scan. RE2 reads
