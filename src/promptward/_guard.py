@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
+import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +16,7 @@ from ._decode import DecodeBudget, Payload, find_payloads
 from ._exceptions import ConfigError
 from ._matcher import Matcher
 from ._normalize import Canonical, canonicalize, scrub_surrogates, tag_payloads
-from ._packs import PackSource, resolve_packs
+from ._packs import PackSource, RulePack, resolve_packs
 from ._pii import DataScanner
 from ._policy import ENGINE_CATEGORY, FailMode, Mode, Policy
 from ._records import RecordWriter, Sink, as_writer, emit
@@ -71,8 +73,9 @@ class Guard:
         self.decode_budget = decode if isinstance(decode, DecodeBudget) else DecodeBudget(**(decode or {}))
         self._packs = resolve_packs(packs)  # type: ignore[arg-type]
         self.packs: tuple[PackIdentity, ...] = tuple(p.identity for p in self._packs)
-        self.matcher = Matcher(self._packs, allow=config.allow, regex_timeout=config.regex_timeout)
-        self.data = DataScanner(self.matcher.data_rules)
+        compiled = _compiled(self._packs, tuple(config.allow), config.regex_timeout)
+        self.matcher = compiled.matcher
+        self.data = compiled.data
         self.presidio = _presidio_scanner(presidio)
         self._recording = False
         # RE2 builds its DFA lazily; checking everyday samples here keeps that cost off the first callers.
@@ -278,6 +281,32 @@ def _presidio_scanner(option: bool | Iterable[str]) -> Any:
     scanner = PresidioScanner(entities=entities)
     scanner.scan("warm-up")
     return scanner
+
+
+class _CompiledPacks:
+    """The compiled rules of a pack list: what every Guard with the same packs, allow list and regex timeout
+    shares (compiling the built-in packs takes about a second; the result is read-only and thread-safe)."""
+
+    def __init__(self, packs: tuple[RulePack, ...], allow: tuple[str, ...], regex_timeout: float) -> None:
+        self.matcher = Matcher(packs, allow=allow, regex_timeout=regex_timeout)
+        self.data = DataScanner(self.matcher.data_rules)
+
+
+_CompiledKey = tuple[tuple[PackIdentity, ...], tuple[str, ...], float]
+# Shared while some Guard holds them; the latest one stays for the next Guard even when none does.
+_compiled_packs: weakref.WeakValueDictionary[_CompiledKey, _CompiledPacks] = weakref.WeakValueDictionary()
+_latest_compiled: list[_CompiledPacks] = []
+_compiled_lock = threading.Lock()
+
+
+def _compiled(packs: tuple[RulePack, ...], allow: tuple[str, ...], regex_timeout: float) -> _CompiledPacks:
+    key = (tuple(pack.identity for pack in packs), allow, regex_timeout)
+    with _compiled_lock:
+        compiled = _compiled_packs.get(key)
+        if compiled is None:
+            compiled = _compiled_packs[key] = _CompiledPacks(packs, allow, regex_timeout)
+        _latest_compiled[:] = [compiled]
+    return compiled
 
 
 # Marks a rule may consume in front of the words it matches, to know they start a sentence or a line.

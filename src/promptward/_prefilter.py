@@ -11,6 +11,7 @@ no condition always runs.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -40,9 +41,11 @@ Condition = frozenset[str]
 _SEP_RUN = re.compile(SEP + "+")
 
 
-def literal_requirement(pattern: str) -> list[list[Condition]] | None:
-    """Branches one of which every match of `pattern` meets, each a list of conditions that must all
-    hold (strongest first); None when some branch has no condition, so the rule must always run."""
+@functools.lru_cache(maxsize=4096)
+def literal_requirement(pattern: str) -> tuple[tuple[Condition, ...], ...] | None:
+    """Branches one of which every match of `pattern` meets, each the conditions that must all hold
+    (strongest first); None when some branch has no condition, so the rule must always run. Cached: each
+    Guard of a process asks again for the same patterns."""
     tree = _parse(pattern)
     if tree is None:
         return None
@@ -60,8 +63,8 @@ def literal_requirement(pattern: str) -> list[list[Condition]] | None:
         conditions = _strong(_conditions(branch))
         if not conditions:
             return None
-        requirement.append(conditions)
-    return requirement
+        requirement.append(tuple(conditions))
+    return tuple(requirement)
 
 
 def weight(literals: set[str] | frozenset[str]) -> int:
