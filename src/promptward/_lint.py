@@ -16,6 +16,7 @@ from ._lint_unicode import always_folded_letters, ascii_only_word_syntax
 from ._matcher import _compile, _flagged
 from ._normalize import canonicalize
 from ._packs import AnyRule, KeywordsRule, RegexRule, RulePack, load_pack
+from ._prefilter import literal_requirement
 from ._re2util import compile_re2
 from ._samples import ORDINARY_PROSE
 
@@ -57,6 +58,7 @@ CODES: dict[str, str] = {
     "PW011": "DFA blow-up risk in an RE2 rule (wide bounded repeat over a broad class, or a huge program)",
     "PW012": "\\b or \\w against a non-ASCII letter in an RE2 rule (RE2 reads them as ASCII only)",
     "PW013": "a letter canonicalization always replaces (Turkish ı, Thai ำ) spelled outside a class: never matches",
+    "PW014": "no literal for the prefilter: the rule runs on every text",
     "PW020": "the rule matches the empty string",
     "PW021": "the rule matches much ordinary prose",
     "PW030": "duplicate pattern",
@@ -178,6 +180,16 @@ def lint_pack(pack: RulePack, path: Path, lines: dict[str, int]) -> list[LintFin
                 )
         compiled = _compile(pack, rule) if not hasattr(rule, "entity_type") else None
         matcher: Any = compiled.compiled if compiled else compile_re2(_flagged(pattern, rule.case_sensitive))
+        screens_text = compiled is not None and compiled.engine == "re2" and compiled.rule.scope == "all"
+        if compiled is not None and screens_text and literal_requirement(compiled.pattern) is None:
+            add(
+                "PW014",
+                "info",
+                rule,
+                "no word or mark that every match must contain, so the literal prefilter cannot skip the rule: "
+                "it runs on every text",
+                "make every branch of a top-level alternation need some fixed text: a word, or marks such as '<|'",
+            )
         if matcher.search("") is not None:
             add(
                 "PW020",
