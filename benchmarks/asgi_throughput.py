@@ -182,7 +182,10 @@ def main() -> int:
                 server.terminate()
             for server in servers:
                 server.wait(10)
-        lines = sum(1 for _ in records.open()) if records.exists() else 0
+        from promptward._records import JsonlSink
+
+        # The sink rotates at 50 MB: count the backups too (the oldest beyond five are gone).
+        lines = sum(1 for path in JsonlSink(records).files() for _ in path.open())
     return report(results, args, lines)
 
 
@@ -210,7 +213,7 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace,
         print(f"{'PASS' if ok else 'MISS'}  {text}")
     static = median["guard-static"]["rps"] / bare
     print(f"info  the middleware alone (StaticGuard, no scan) runs at {static:.0%} of the bare app")
-    print(f"info  {lines} decision records in the JSONL sink (guard and basehttp variants)")
+    print(f"info  {lines} decision records in the JSONL sink and its backups (guard and basehttp variants)")
     return 0 if all(ok for _, ok in checks) else 1
 
 

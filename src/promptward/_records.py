@@ -238,6 +238,10 @@ def remove_listener(listener: Callable[[Decision], None]) -> None:
             _listeners.remove(listener)
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 class JsonlSink:
     """One JSON record per line, rotated by size: PATH, PATH.1 (newest backup) ... PATH.<backups>.
 
@@ -249,9 +253,11 @@ class JsonlSink:
         self.max_bytes = max_bytes
         self.backups = backups
         self._file: Any = None
+        # The JSON of each pack list seen: the same few packs are in every record, and they are most of it.
+        self._packs_json: dict[tuple[Any, ...], str] = {}
 
     def write(self, records: Sequence[Record]) -> None:
-        data = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records).encode()
+        data = "".join(self._line(record) + "\n" for record in records).encode()
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("ab")
@@ -260,6 +266,25 @@ class JsonlSink:
             self._rotate()
         self._file.write(data)
         self._file.flush()
+
+    def _line(self, record: Record) -> str:
+        packs = record.get("packs")
+        if not isinstance(packs, list) or not all(isinstance(pack, dict) for pack in packs):
+            return _json(record)
+        key = tuple(tuple(pack.items()) for pack in packs)
+        try:
+            encoded = self._packs_json.get(key)
+        except TypeError:  # an unhashable value: a record someone built by hand
+            return _json(record)
+        if encoded is None:
+            if len(self._packs_json) >= 64:
+                self._packs_json.clear()
+            encoded = self._packs_json[key] = _json(packs)
+        line = _json({**record, "packs": None})
+        # Strings are escaped in JSON, so the key can only be there as a key; one occurrence is this one.
+        if line.count('"packs":null') != 1:
+            return _json(record)
+        return line.replace('"packs":null', '"packs":' + encoded)
 
     def _rotate(self) -> None:
         self._file.close()
