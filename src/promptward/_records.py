@@ -38,11 +38,17 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
+# Records are built and written this many at a time: the thread holds the interpreter while it builds
+# them, and a check that waits for it should wait for a few dozen records, not for a whole batch.
+_CHUNK = 32
+
+
 class RecordWriter:
     """Takes records through a bounded queue and writes them to a sink in a background thread.
 
-    The thread wakes every `interval` seconds, or as soon as a batch is full, and writes what has
-    gathered in one go: waking it for every record would hand the GIL back and forth on each check.
+    The thread wakes every `interval` seconds, or as soon as `batch_size` records wait, and writes what
+    has gathered, a few dozen records to a sink call: waking it for every record would hand the GIL back
+    and forth on each check.
 
     >>> writer = RecordWriter(JsonlSink("decisions.jsonl"))   # doctest: +SKIP
     >>> guard = Guard(sink=writer)                           # doctest: +SKIP
@@ -141,7 +147,7 @@ class RecordWriter:
                 batch: list[Record] = []
                 markers: list[threading.Event] = []
                 stop = False
-                while self._pending and len(batch) < self._batch_size and not markers and not stop:
+                while self._pending and len(batch) < _CHUNK and not markers and not stop:
                     try:
                         stop = self._take(self._pending.popleft(), batch, markers)
                     except Exception:  # a record that cannot be built must not stop the thread
