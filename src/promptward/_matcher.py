@@ -293,7 +293,7 @@ class _Prefilter:
     def fired(self, data: bytes) -> list[CompiledRule]:
         numbers = self._candidates(data)
         sets = sorted({self._set_of[number] for number in numbers})
-        if len(numbers) >= SETS_PAY_OFF * len(sets) and len(sets) < len(numbers):
+        if sets and len(numbers) >= SETS_PAY_OFF * len(sets):
             found = [rule for number in sets for rule in self._guarded[number].fired(data)]
         else:
             found = [self._rules[n] for n in numbers if self._rules[n].compiled.search(data) is not None]
