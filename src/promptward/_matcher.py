@@ -196,8 +196,8 @@ class Matcher:
         hits: list[Hit] = []
         faults: list[EngineFault] = []
         data = text.encode("utf-8")
-        for rule in self._prefilter.fired(data):
-            hits.extend(Hit(rule, s, e) for s, e in rule.spans(text, self.regex_timeout, data))
+        for rule, spans in self._prefilter.matches(text, data, self.regex_timeout):
+            hits.extend(Hit(rule, s, e) for s, e in spans)
         for rule in self._payload_rules if decoded else self._fallback_rules:
             try:
                 hits.extend(Hit(rule, s, e) for s, e in rule.spans(text, self.regex_timeout))
@@ -290,14 +290,29 @@ class _Prefilter:
         rules, needs = self._branch_rule, self._branch_needs
         return sorted({rules[branch] for branch in looked_at if needs[branch] <= held})
 
-    def fired(self, data: bytes) -> list[CompiledRule]:
+    def _chosen(self, data: bytes) -> tuple[list[CompiledRule], list[CompiledRule]]:
+        """The rules that a Set says fire, and the candidates still to be run on their own."""
         numbers = self._candidates(data)
         sets = sorted({self._set_of[number] for number in numbers})
+        fire = [rule for rule_set in self._rest for rule in rule_set.fired(data)]
         if sets and len(numbers) >= SETS_PAY_OFF * len(sets):
-            found = [rule for number in sets for rule in self._guarded[number].fired(data)]
-        else:
-            found = [self._rules[n] for n in numbers if self._rules[n].compiled.search(data) is not None]
-        return found + [rule for rule_set in self._rest for rule in rule_set.fired(data)]
+            return [rule for number in sets for rule in self._guarded[number].fired(data)] + fire, []
+        return fire, [self._rules[number] for number in numbers]
+
+    def fired(self, data: bytes) -> list[CompiledRule]:
+        fire, candidates = self._chosen(data)
+        return [rule for rule in candidates if rule.compiled.search(data) is not None] + fire
+
+    def matches(self, text: str, data: bytes, timeout: float) -> list[tuple[CompiledRule, list[tuple[int, int]]]]:
+        """The spans of every rule that fires in `text` (`data`, in UTF-8); a candidate is looked for spans
+        at once rather than searched first, so a rule that fires scans the text once, not twice."""
+        fire, candidates = self._chosen(data)
+        found = []
+        for rule in (*candidates, *fire):
+            spans = rule.spans(text, timeout, data)
+            if spans:
+                found.append((rule, spans))
+        return found
 
 
 def literal_sets(patterns: list[str], set_options: Any) -> list[tuple[int, Any]]:
