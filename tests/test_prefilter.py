@@ -35,7 +35,19 @@ def conditions(pattern: str) -> list[set[str]] | None:
         (r"(?:tell|give)\s+me\s+secrets", [{f"tell{SEP}me{SEP}secrets", f"give{SEP}me{SEP}secrets"}]),
         # Marks too light to pick a rule ("##", "<") still rule it out when a word picks it.
         (r"(?i)^\s*#{2,}\s*system\b", [{"system"}, {"##"}]),
-        (r"(?i)</?\s*admin\s*>", [{"admin"}, {"<", "</"}, {">"}]),
+        (r"(?i)</?\s*admin\s*>", [{"admin"}, {"<"}, {">"}]),  # "</" holds "<": looking for "<" is enough
+        # A literal that holds another of its condition adds nothing: "instructions" holds "instruction".
+        (
+            r"(?i)ignore\s+(?:the\s+)?(?:instructions?|rules)",
+            [
+                {
+                    f"ignore{SEP}instruction",
+                    f"ignore{SEP}rules",
+                    f"ignore{SEP}the{SEP}instruction",
+                    f"ignore{SEP}the{SEP}rules",
+                }
+            ],
+        ),
     ],
 )
 def test_conditions_of_one_branch(pattern: str, expected: list[set[str]]) -> None:

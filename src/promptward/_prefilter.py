@@ -110,7 +110,7 @@ def _strong(conditions: list[set[str]]) -> list[Condition]:
 
 
 def _pick(conditions: list[set[str]], max_literals: int, *, strict: bool) -> list[Condition]:
-    found = {frozenset(c) for c in conditions if len(c) <= max_literals and _worth_holding(c, strict=strict)}
+    found = {_minimal(c) for c in conditions if len(c) <= max_literals and _worth_holding(c, strict=strict)}
     if strict and all(weight(c) < MIN_WEIGHT for c in found):
         return []
     kept: list[Condition] = []
@@ -119,6 +119,19 @@ def _pick(conditions: list[set[str]], max_literals: int, *, strict: bool) -> lis
         if not any(_implies(stronger, condition) for stronger in kept):
             kept.append(condition)
     return kept
+
+
+def _minimal(literals: set[str]) -> Condition:
+    """The literals of a condition without those that hold another one ("instructions" holds "instruction"):
+    the condition is met exactly when one of those left is present."""
+    if len(literals) > MAX_LITERALS:
+        return frozenset(literals)
+    ordered = sorted(literals, key=len)
+    kept: list[str] = []
+    for literal in ordered:
+        if not any(shorter in literal for shorter in kept):
+            kept.append(literal)
+    return frozenset(kept)
 
 
 def _worth_holding(condition: set[str], *, strict: bool = True) -> bool:
