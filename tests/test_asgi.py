@@ -233,6 +233,43 @@ def test_wrong_content_type_is_refused(client: httpx.Client, echo: EchoApp) -> N
     assert len(echo.seen) == before
 
 
+def test_a_refused_body_is_read_first_so_the_answer_arrives_and_the_connection_stays_open(url: str) -> None:
+    # Refusing at the headers and closing would make the kernel reset the connection when the body
+    # arrives a moment later; the client could then see the reset instead of the 415.
+    host, port = url.removeprefix("http://").split(":")
+    body = ATTACK.encode()
+    head = f"POST /ask HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n\r\n"
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(head.encode())
+        conn.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            conn.recv(1)  # no answer before the body is in
+        conn.settimeout(5)
+        conn.sendall(body)
+        first = _read_response(conn)
+        assert first.startswith(b"HTTP/1.1 415") and b"connection: close" not in first.lower()
+        conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _read_response(conn).startswith(b"HTTP/1.1 ")
+
+
+def _read_response(conn: socket.socket) -> bytes:
+    """One HTTP/1.1 response with a Content-Length body, read off a kept-alive connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        assert chunk, f"the server closed the connection after {data!r}"
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0
+    )
+    while len(rest) < length:
+        chunk = conn.recv(65536)
+        assert chunk, "the server closed the connection inside a body"
+        rest += chunk
+    return head + b"\r\n\r\n" + rest
+
+
 def _raw(url: str, head: bytes, chunks: list[bytes], *, read: bool = True) -> bytes:
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as conn:
