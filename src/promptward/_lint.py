@@ -180,8 +180,12 @@ def lint_pack(pack: RulePack, path: Path, lines: dict[str, int]) -> list[LintFin
                 )
         compiled = _compile(pack, rule) if not hasattr(rule, "entity_type") else None
         matcher: Any = compiled.compiled if compiled else compile_re2(_flagged(pattern, rule.case_sensitive))
-        screens_text = compiled is not None and compiled.engine == "re2" and compiled.rule.scope == "all"
-        if compiled is not None and screens_text and literal_requirement(compiled.pattern) is None:
+        if (
+            compiled is not None
+            and compiled.engine == "re2"
+            and compiled.rule.scope == "all"
+            and literal_requirement(compiled.pattern) is None
+        ):
             add(
                 "PW014",
                 "info",

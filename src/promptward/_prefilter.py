@@ -123,7 +123,8 @@ def _pick(conditions: list[set[str]], max_literals: int, *, strict: bool) -> lis
 
 def _minimal(literals: set[str]) -> Condition:
     """The literals of a condition without those that hold another one ("instructions" holds "instruction"):
-    the condition is met exactly when one of those left is present."""
+    the condition is met exactly when one of those left is present. The pass is quadratic, so the large
+    conditions a rule may fall back on keep all their literals."""
     if len(literals) > MAX_LITERALS:
         return frozenset(literals)
     ordered = sorted(literals, key=len)

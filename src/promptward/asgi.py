@@ -275,10 +275,10 @@ class GuardMiddleware:
         elif length == b"0":
             return [], None, [], ""
         else:
-            await self._refuse_unread(request, "Unsupported media type", _expected(route, mime))
+            await self._refuse_body(request, "Unsupported media type", _expected(route, mime))
         if encoding not in (b"identity", b""):
             detail = "Compressed request bodies cannot be screened; send them uncompressed."
-            await self._refuse_unread(request, "Unsupported content encoding", detail)
+            await self._refuse_body(request, "Unsupported content encoding", detail)
         body = request.body = await self._read_body(request)
         if not body.strip():
             return [], None, [], kind
@@ -306,7 +306,7 @@ class GuardMiddleware:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    async def _refuse_unread(self, request: _Request, title: str, detail: str) -> NoReturn:
+    async def _refuse_body(self, request: _Request, title: str, detail: str) -> NoReturn:
         """415 for a body the route cannot screen. The body (within max_body_bytes) is read and dropped
         first: a server that closes a socket with request bytes still arriving makes the kernel reset the
         connection, and the client may then see the reset instead of the answer."""
