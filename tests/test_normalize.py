@@ -112,20 +112,3 @@ def test_look_alike_letters_amid_another_script_are_folded() -> None:
     # Real Russian and Greek keep their letters, including the look-alike ones.
     for text in ("Привет, АО Газпром", "Ο καιρός είναι καλός", "Тест АІ"):
         assert canonicalize(text).text == text
-
-
-@pytest.mark.parametrize(
-    ("text", "respaced_only"),
-    [
-        ("plain words", True),
-        ("two  spaces\tand\va tab", True),
-        ("\u0399gnore  the rules", True),  # a Greek look-alike is undone before unmasked(): only spacing after it
-        ("1gn0re th3 rul3s", False),
-        ("i g n o r e  it", False),
-    ],
-)
-def test_respaced_only_says_whether_only_whitespace_changed_after_unmasking(text: str, respaced_only: bool) -> None:
-    canonical = canonicalize(text)
-    assert canonical.respaced_only is respaced_only
-    collapse = " ".join
-    assert (collapse(canonical.text.split()) == collapse(canonical.unmasked().text.split())) or not respaced_only

@@ -9,7 +9,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from promptward import Action, Guard
-from promptward._decode import _GATES
 from promptward._normalize import canonicalize
 from promptward._packs import builtin_packs
 
@@ -122,25 +121,3 @@ def test_the_literal_prefilter_fires_exactly_the_rules_the_full_scan_fires(text:
     data = canonicalize(text).text.encode("utf-8")
     full = {rule.id for rule_set in matcher._sets for rule in rule_set.fired(data)}
     assert {rule.id for rule in matcher._prefilter.fired(data)} == full
-
-
-# Whitespace of every kind the whitespace pass collapses, spread through rule examples.
-spaced_out = st.tuples(st.sampled_from(RULE_EXAMPLES), st.sampled_from(["  ", "\t", "\v", "\n\n\n", " \f "])).map(
-    lambda pair: pair[0].replace(" ", pair[1])
-)
-
-
-@given(st.one_of(tricky_text, any_text, spaced_out, st.sampled_from(RULE_EXAMPLES)))
-@settings(max_examples=300, deadline=None)
-def test_the_first_pass_finds_what_each_scanner_finds_on_its_own(text: str) -> None:
-    matcher, data_scanner = guard().matcher, guard().data
-    canonical = canonicalize(text)
-    unmasked = canonical.unmasked().text.encode("utf-8")
-    first = matcher.first_pass(unmasked)
-    assert sorted(first.data_rules) == sorted(data_scanner._set.Match(unmasked) or [])
-    assert sorted(first.gates) == sorted(_GATES.Match(unmasked) or [])
-    if canonical.respaced_only:
-        # The literals found before whitespace is collapsed are those of the canonical text.
-        prefilter = matcher._prefilter
-        literals = [i for i in prefilter.present(canonical.text.encode("utf-8")) if i < prefilter.riders_start]
-        assert sorted(first.literals) == sorted(literals)

@@ -11,7 +11,7 @@ import base64
 import binascii
 import codecs
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,21 +213,16 @@ _WHOLE_TEXT: tuple[tuple[Scanner, str], ...] = (
 )
 # One RE2 Set of the gates tells which scanners can find anything: a text without a candidate costs one
 # pass, and a text with a long word (a base64 candidate) does not run the other six scanners.
-GATE_PATTERNS = tuple(gate for _, gate in (*_SCANNERS, *_WHOLE_TEXT))
 _GATES = re2.Set.SearchSet(options())
-for _gate in GATE_PATTERNS:
+for _scanner, _gate in (*_SCANNERS, *_WHOLE_TEXT):
     _GATES.Add(_gate)
 _GATES.Compile()
 
 
-def find_payloads(
-    text: str, *, limit_chars: int, limit_count: int, open_gates: Sequence[int] | None = None
-) -> list[Payload]:
-    """Decoded payloads found in `text`, spans in `text`'s own offsets; `open_gates` are the numbers of the
-    GATE_PATTERNS found in `text`, when the caller has them (Matcher.first_pass)."""
+def find_payloads(text: str, *, limit_chars: int, limit_count: int) -> list[Payload]:
+    """Decoded payloads found in `text`, spans in `text`'s own offsets."""
     data = text.encode()
-    if open_gates is None:
-        open_gates = _GATES.Match(data)
+    open_gates = _GATES.Match(data)
     if not open_gates:
         return []
     payloads: list[Payload] = []

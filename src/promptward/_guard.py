@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ._decision import Action, Decision, Finding, PackIdentity, PromptRef, Span
 from ._decode import DecodeBudget, Payload, find_payloads
 from ._exceptions import ConfigError
-from ._matcher import FirstPass, Matcher
+from ._matcher import Matcher
 from ._normalize import Canonical, canonicalize, scrub_surrogates, tag_payloads
 from ._packs import PackSource, RulePack, resolve_packs
 from ._pii import DataScanner
@@ -116,9 +116,9 @@ class Guard:
             )
             text = text[: self.max_text_chars]
         text = scrub_surrogates(text)
-        canonical, first = self._screen(text, findings, normalizations, depth=0, origin=None, outer=None, hidden=False)
+        canonical = self._screen(text, findings, normalizations, depth=0, origin=None, outer=None, hidden=False)
         unmasked = canonical.unmasked()
-        for hit in self.data.scan(unmasked.text, None if first is None else first.data_rules):
+        for hit in self.data.scan(unmasked.text):
             rule = hit.rule
             span = Span(*unmasked.to_original(hit.start, hit.end))
             findings.append(
@@ -220,18 +220,12 @@ class Guard:
         origin: str | None,
         outer: Span | None,
         hidden: bool,
-    ) -> tuple[Canonical, FirstPass | None]:
+    ) -> Canonical:
         canonical = canonicalize(text)
         for name in canonical.applied:
             if name not in normalizations:
                 normalizations.append(name)
-        # Data rules and decoders read the text with hidden characters and look-alikes undone; at the top,
-        # one scan of it also finds the literals, which serve the canonical text when the two differ only
-        # in whitespace.
-        source = canonical.unmasked()
-        first = self.matcher.first_pass(source.text.encode()) if depth == 0 else None
-        literals = first.literals if first is not None and canonical.respaced_only else None
-        hits, faults = self.matcher.scan(canonical.text, decoded=hidden, literals=literals)
+        hits, faults = self.matcher.scan(canonical.text, decoded=hidden)
         for hit in hits:
             span = outer or _trimmed(text, *canonical.to_original(hit.start, hit.end))
             rule = hit.rule.rule
@@ -242,14 +236,12 @@ class Guard:
             detail = f"{fault.reason} in rule {fault.rule_id}"
             findings.append(_engine_finding(f"promptward.engine.{kind}", span, detail, decoded_from=origin))
         if depth >= self.decode_budget.max_depth:
-            return canonical, first
+            return canonical
         # Payloads are looked for after hidden characters and look-alikes are undone (a zero-width space
         # inside Morse code or base64 must not hide it), with spans mapped back to the caller's text.
+        source = canonical.unmasked()
         found = find_payloads(
-            source.text,
-            limit_chars=self.decode_budget.max_chars,
-            limit_count=self.decode_budget.max_payloads,
-            open_gates=None if first is None else first.gates,
+            source.text, limit_chars=self.decode_budget.max_chars, limit_count=self.decode_budget.max_payloads
         )
         payloads = [Payload(p.text, *source.to_original(p.start, p.end), p.encoding) for p in found]
         if "tag_characters" in canonical.applied:
@@ -266,7 +258,7 @@ class Guard:
                 outer=span,
                 hidden=hidden or _hides_words(payload.encoding, text[payload.start : payload.end]),
             )
-        return canonical, first
+        return canonical
 
 
 # Percent escapes of letters and digits ("%49%67%6E"): nobody writes readable words that way.

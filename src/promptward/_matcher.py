@@ -9,7 +9,6 @@ or engine error is reported as an EngineFault and never skipped silently.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,6 @@ from typing import Any
 import re2
 import regex
 
-from ._decode import GATE_PATTERNS
 from ._exceptions import RulePackError
 from ._packs import AnyRule, DataRule, KeywordsRule, PiiRule, RegexRule, RulePack, SecretRule
 from ._prefilter import SEP, Condition, literal_requirement
@@ -108,16 +106,6 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
-class FirstPass:
-    """What Matcher.first_pass() found: numbers of the prefilter's literals, of the data rules (in
-    `Matcher.data_rules` order) and of the decoders' gates (in GATE_PATTERNS order)."""
-
-    literals: list[int]
-    data_rules: list[int]
-    gates: list[int]
-
-
-@dataclass(frozen=True, slots=True)
 class EngineFault:
     rule_id: str
     pack: str
@@ -181,9 +169,7 @@ class Matcher:
                 self._decoded_rules.append(compiled)
             elif compiled.engine == "regex":
                 self._fallback_rules.append(compiled)
-        # The data rules and the decoders' gates ride along on the literal scan: see first_pass().
-        self._data_patterns = [_flagged(rule.pattern, rule.case_sensitive) for _, rule in self.data_rules]
-        self._prefilter = _Prefilter(self._text_re2_rules, [*self._data_patterns, *GATE_PATTERNS])
+        self._prefilter = _Prefilter(self._text_re2_rules)
         # What runs one by one on a decoded payload: the regex-engine rules, then those of scope "decoded".
         self._payload_rules = self._fallback_rules + self._decoded_rules
         self.allow_phrases = tuple(phrase for pack in packs for phrase in pack.allow) + tuple(allow)
@@ -204,29 +190,13 @@ class Matcher:
         """RE2 rules that match somewhere in `text`, read as the caller's text (not a decoded payload)."""
         return self._prefilter.fired(text.encode("utf-8"))
 
-    def first_pass(self, data: bytes) -> FirstPass:
-        """One scan of `data` for three scanners: the prefilter's literals, the PII and secret rules of
-        DataScanner, and the gates of the decoders (find_payloads). A check runs it on the text the data rules
-        and decoders read; the literals found hold for the canonical text too when the two differ only in
-        runs of whitespace, as literal patterns take any run of whitespace between words."""
-        present = self._prefilter.present(data)
-        start = self._prefilter.riders_start
-        gates_start = start + len(self._data_patterns)
-        literals = [i for i in present if i < start]
-        if len(literals) == len(present):
-            return FirstPass(literals, [], [])
-        data_fired = [i - start for i in present if start <= i < gates_start]
-        return FirstPass(literals, data_fired, [i - gates_start for i in present if i >= gates_start])
-
-    def scan(
-        self, text: str, *, decoded: bool = False, literals: Sequence[int] | None = None
-    ) -> tuple[list[Hit], list[EngineFault]]:
+    def scan(self, text: str, *, decoded: bool = False) -> tuple[list[Hit], list[EngineFault]]:
         """Hits of every rule in `text`; `decoded` says the text was decoded from a payload, which adds the
-        rules of scope "decoded"; `literals` are the prefilter's literals in `text`, from first_pass()."""
+        rules of scope "decoded"."""
         hits: list[Hit] = []
         faults: list[EngineFault] = []
         data = text.encode("utf-8")
-        for rule, spans in self._prefilter.matches(text, data, self.regex_timeout, literals):
+        for rule, spans in self._prefilter.matches(text, data, self.regex_timeout):
             hits.extend(Hit(rule, s, e) for s, e in spans)
         for rule in self._payload_rules if decoded else self._fallback_rules:
             try:
@@ -260,7 +230,7 @@ class _Prefilter:
     DFA is larger, so it pays only when it stands for several candidates.
     """
 
-    def __init__(self, rules: list[CompiledRule], riders: Sequence[str] = ()) -> None:
+    def __init__(self, rules: list[CompiledRule]) -> None:
         literals: dict[str, int] = {}
         conditions: dict[Condition, int] = {}
         self._rules: list[CompiledRule] = []
@@ -287,15 +257,12 @@ class _Prefilter:
         # Per literal: the branches to look at, and the conditions it satisfies; per branch: its rule and the
         # conditions it needs. Small tuples and sets, not bit sets over every branch: a text holds about a
         # hundred literals, and a check should touch little memory beyond theirs.
-        # Riders are patterns of other scanners that share the literals' scan (see Matcher.first_pass); they
-        # follow the literals in the Set, and select nothing here.
-        self.riders_start = len(literals)
-        self._keyed = [tuple(sorted(keyed.get(i, ()))) for i in range(len(literals))] + [()] * len(riders)
-        self._holds = [tuple(sorted(holds.get(i, ()))) for i in range(len(literals))] + [()] * len(riders)
+        self._keyed = [tuple(sorted(keyed.get(i, ()))) for i in range(len(literals))]
+        self._holds = [tuple(sorted(holds.get(i, ()))) for i in range(len(literals))]
         self._branch_rule = [number for number, _ in branches]
         self._branch_needs = [needed for _, needed in branches]
-        patterns = [_literal_pattern(literal) for literal in literals]
-        self._literal_sets = literal_sets(patterns + list(riders), options())
+        patterns = ["(?i)" + r"\s+".join(re2.escape(word) for word in literal.split(SEP)) for literal in literals]
+        self._literal_sets = literal_sets(patterns, options())
         self._rest = [_RuleSet(group) for group in _groups(rest)]
         self._guarded = [_RuleSet(group) for group in _groups(self._rules)]
         index = {id(rule): number for number, rule in enumerate(self._rules)}
@@ -304,19 +271,14 @@ class _Prefilter:
             for rule in rule_set.rules:
                 self._set_of[index[id(rule)]] = set_number
 
-    def present(self, data: bytes) -> list[int]:
-        """Numbers of the literals (and riders, from `riders_start` on) found in `data`."""
-        if len(self._literal_sets) == 1:
-            return self._literal_sets[0][1].Match(data) or []
-        return [first + i for first, part in self._literal_sets for i in part.Match(data) or ()]
-
-    def _candidates(self, data: bytes, present: Sequence[int] | None = None) -> list[int]:
-        """Numbers of the rules whose literal conditions all hold in `data`, in one of the rule's branches;
-        `present` is what present(data) returns, when the caller has it."""
+    def _candidates(self, data: bytes) -> list[int]:
+        """Numbers of the rules whose literal conditions all hold in `data`, in one of the rule's branches."""
         if not self._rules:
             return []
-        if present is None:
-            present = self.present(data)
+        if len(self._literal_sets) == 1:
+            present = self._literal_sets[0][1].Match(data)
+        else:
+            present = [first + i for first, part in self._literal_sets for i in part.Match(data) or ()]
         if not present:
             return []
         keyed = self._keyed
@@ -328,11 +290,9 @@ class _Prefilter:
         rules, needs = self._branch_rule, self._branch_needs
         return sorted({rules[branch] for branch in looked_at if needs[branch] <= held})
 
-    def _chosen(
-        self, data: bytes, present: Sequence[int] | None = None
-    ) -> tuple[list[CompiledRule], list[CompiledRule]]:
+    def _chosen(self, data: bytes) -> tuple[list[CompiledRule], list[CompiledRule]]:
         """The rules that a Set says fire, and the candidates still to be run on their own."""
-        numbers = self._candidates(data, present)
+        numbers = self._candidates(data)
         sets = sorted({self._set_of[number] for number in numbers})
         fire = [rule for rule_set in self._rest for rule in rule_set.fired(data)]
         if sets and len(numbers) >= SETS_PAY_OFF * len(sets):
@@ -343,30 +303,16 @@ class _Prefilter:
         fire, candidates = self._chosen(data)
         return [rule for rule in candidates if rule.compiled.search(data) is not None] + fire
 
-    def matches(
-        self, text: str, data: bytes, timeout: float, present: Sequence[int] | None = None
-    ) -> list[tuple[CompiledRule, list[tuple[int, int]]]]:
+    def matches(self, text: str, data: bytes, timeout: float) -> list[tuple[CompiledRule, list[tuple[int, int]]]]:
         """The spans of every rule that fires in `text` (`data`, in UTF-8); a candidate is looked for spans
         at once rather than searched first, so a rule that fires scans the text once, not twice."""
-        fire, candidates = self._chosen(data, present)
+        fire, candidates = self._chosen(data)
         found = []
         for rule in (*candidates, *fire):
             spans = rule.spans(text, timeout, data)
             if spans:
                 found.append((rule, spans))
         return found
-
-
-# ASCII whitespace, \v included: RE2's \s leaves it out, and canonicalization turns it into a space.
-_SPACE_RUN = r"[\t\n\v\f\r ]+"
-_LITERAL_SPACES = re.compile(f"[{SEP}\t\n\v\f\r ]+")
-
-
-def _literal_pattern(literal: str) -> str:
-    """A literal as a Set pattern: its words case-insensitive, joined by any run of whitespace. A literal
-    thus holds in a text exactly when it holds with the text's whitespace runs collapsed, which lets the
-    first pass look for literals in the text before whitespace is collapsed (Matcher.first_pass)."""
-    return "(?i)" + _SPACE_RUN.join(re2.escape(word) for word in _LITERAL_SPACES.split(literal))
 
 
 def literal_sets(patterns: list[str], set_options: Any) -> list[tuple[int, Any]]:

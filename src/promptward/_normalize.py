@@ -33,8 +33,6 @@ class Canonical:
     _layers: tuple[list[Edit], ...] = field(default=(), repr=False)
     # The text after the first round's Unicode passes and how many layers led there, see unmasked().
     _unmasked: tuple[str, int] | None = field(default=None, repr=False)
-    # Whether the passes after unmasked() only collapsed runs of whitespace (or changed nothing).
-    respaced_only: bool = True
 
     def unmasked(self) -> Canonical:
         """Only the Unicode passes (hidden characters, NFKC, stacked marks, look-alike letters), for data
@@ -448,7 +446,6 @@ def canonicalize(text: str) -> Canonical:
         return Canonical(text, text)
     applied: list[str] = []
     layers: list[list[Edit]] = []
-    layer_names: list[str] = []
     unmasked = (current, 0)
     passes = _COMMON_PASSES if current.isascii() else _UNICODE_PASSES + _COMMON_PASSES
     for _ in range(_MAX_ROUNDS):
@@ -461,15 +458,13 @@ def canonicalize(text: str) -> Canonical:
                     if name not in applied:
                         applied.append(name)
                     layers.append(edits)
-                    layer_names.append(name)
                     gates = _open_gates(current)
             if run is _confusables and passes is not _REPEAT_PASSES:
                 unmasked = (current, len(layers))
         if not changed:
             break
         passes = _COMMON_PASSES if current.isascii() else _REPEAT_PASSES
-    respaced_only = all(name == "whitespace" for name in layer_names[unmasked[1] :])
-    return Canonical(current, original, tuple(applied), tuple(layers), unmasked, respaced_only)
+    return Canonical(current, original, tuple(applied), tuple(layers), unmasked)
 
 
 def scrub_surrogates(text: str) -> str:

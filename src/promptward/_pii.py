@@ -77,15 +77,12 @@ class DataScanner:
     def __bool__(self) -> bool:
         return bool(self.rules)
 
-    def scan(self, text: str, fired: Sequence[int] | None = None) -> list[DataHit]:
-        """Hits in `text`; `fired` are the numbers of the rules that match it, when the caller knows them
-        (Matcher.first_pass scans for them along with the literals)."""
+    def scan(self, text: str) -> list[DataHit]:
         if not self.rules:
             return []
         hits: list[DataHit] = []
         data = text.encode()
-        if fired is None:
-            fired = self._set.Match(data) or ()
+        fired = self._set.Match(data) or ()
         # The values of one text are bounded (records and redaction stay small on hostile input), and the
         # bound is shared out among the rules that fired, so that a flood of one kind (years, say) cannot
         # use up the room of another (a password further on).
