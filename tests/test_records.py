@@ -375,9 +375,18 @@ def test_jsonl_lines_read_back_as_the_records_written_whatever_their_packs(tmp_p
         {"decision_id": "n2", "packs": [{"id": "b", "tags": ["x"]}]},  # a list inside: not a cache key
         {"decision_id": "n3", "packs": "not a list"},
         {"decision_id": "n4"},
+        {"decision_id": "n5", "packs": [{"id": "c", "version": 1}]},
+        {"decision_id": "n6", "packs": [{"id": "c", "version": True}]},  # equal to n5's in Python, not in JSON
+        {"decision_id": "n7", "packs": [{"id": "d", "version": "1"}]},
+        {"decision_id": "n8", "packs": [{"id": "d", "version": "1"}]},
     ]
     sink = JsonlSink(tmp_path / "d.jsonl")
+    expected = [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in records]
     sink.write(records)
-    sink.write(records[:2])
+    records[-2]["packs"][0]["version"] = "2"  # a list changed after it was written changes no later line
+    later = [records[-2], *records[:2]]
+    expected += [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in later]
+    sink.write(later)
     sink.close()
-    assert list(sink.read()) == records + records[:2]
+    assert [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in sink.read()] == expected
+    assert (tmp_path / "d.jsonl").read_text(encoding="utf-8").splitlines() == expected
