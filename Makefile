@@ -60,6 +60,7 @@ bench: $(STAMP) $(PEERS_STAMP)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python benchmarks/speed.py --corpora $(CORPORA)
 	$(BIN)/python benchmarks/speed_pii.py
+	-$(BIN)/python benchmarks/crafted_input.py --corpora $(CORPORA)
 	-$(BIN)/python benchmarks/asgi_throughput.py
 	-$(BIN)/python benchmarks/registry_load.py
 	-$(BIN)/python benchmarks/client_speed.py
