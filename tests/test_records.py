@@ -122,6 +122,18 @@ def test_postgres_sink_round_trip(pg_table: str, guard_factory: Any) -> None:
     assert not any(n in json.dumps(records) for n in NEEDLES)
 
 
+def test_database_sinks_keep_a_batch_whose_record_has_a_lone_surrogate(tmp_path: Path, pg_table: str) -> None:
+    odd = {"decision_id": "s1", "time": 1.0, "action": "allow", "field": "/context/\ud800/text", "packs": []}
+    plain = {"decision_id": "s2", "time": 2.0, "action": "allow", "field": "/q", "packs": []}
+    for sink, reader in (
+        (SqliteSink(tmp_path / "d.db"), lambda: SqliteSink(tmp_path / "d.db").read()),
+        (PostgresSink(PG_DSN, table=pg_table), lambda: read_sink(PG_DSN, table=pg_table)),
+    ):
+        sink.write([odd, plain])
+        sink.close()
+        assert [r["field"] for r in reader()] == ["/context/\ufffd/text", "/q"]
+
+
 def test_a_database_that_is_down_is_counted_not_raised(guard_factory: Any) -> None:
     guard = guard_factory(PostgresSink("postgresql://postgres@127.0.0.1:1/test", connect_timeout=1))
     started = time.perf_counter()
@@ -372,7 +384,7 @@ def test_jsonl_lines_read_back_as_the_records_written_whatever_their_packs(tmp_p
     records: list[Record] = [d.to_record() for d in decisions]
     records += [
         {"decision_id": "n1", "prompt": {"packs": None, "slug": '"packs":null'}, "packs": [{"id": "a"}]},
-        {"decision_id": "n2", "packs": [{"id": "b", "tags": ["x"]}]},  # a list inside: not a cache key
+        {"decision_id": "n2", "packs": [{"id": "b", "tags": ["x"]}]},  # a list inside: never cached
         {"decision_id": "n3", "packs": "not a list"},
         {"decision_id": "n4"},
         {"decision_id": "n5", "packs": [{"id": "c", "version": 1}]},
@@ -390,3 +402,14 @@ def test_jsonl_lines_read_back_as_the_records_written_whatever_their_packs(tmp_p
     sink.close()
     assert [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in sink.read()] == expected
     assert (tmp_path / "d.jsonl").read_text(encoding="utf-8").splitlines() == expected
+
+
+def test_jsonl_keeps_every_record_of_a_chunk_with_odd_strings(tmp_path: Path) -> None:
+    # A JSON key of a request can decode to a lone surrogate, and it becomes the field of a decision.
+    odd = {"decision_id": "s1", "field": "/context/\ud800/text", "packs": [{"id": "a", "version": "1"}]}
+    reordered = {"decision_id": "s2", "packs": [{"version": "1", "id": "a"}]}  # the same packs, keys reordered
+    plain = {"decision_id": "s3", "field": "/q", "packs": []}
+    sink = JsonlSink(tmp_path / "d.jsonl")
+    sink.write([odd, reordered, plain])
+    sink.close()
+    assert list(sink.read()) == [odd, reordered, plain]

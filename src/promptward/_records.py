@@ -283,12 +283,14 @@ class JsonlSink:
         self.max_bytes = max_bytes
         self.backups = backups
         self._file: Any = None
-        # The last pack list seen and its JSON: the same packs are in every record, and most of its line.
-        self._packs: list[Any] | None = None
-        self._packs_json = ""
+        # The last pack list seen (a copy) and its JSON: the same packs are in every record, and most of its
+        # line. One tuple, replaced whole: the writers of two guards may share the sink.
+        self._packs: tuple[list[dict[str, str]], str] | None = None
 
     def write(self, records: Sequence[Record]) -> None:
-        data = "".join(self._line(record) + "\n" for record in records).encode()
+        # A lone surrogate (a JSON key of a request can hold one) is written as its JSON escape: it can only
+        # be inside a string, and the line reads back as the record instead of failing the whole chunk.
+        data = "".join(self._line(record) + "\n" for record in records).encode("utf-8", "backslashreplace")
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("ab")
@@ -302,20 +304,19 @@ class JsonlSink:
         packs = record.get("packs")
         if not isinstance(packs, list):
             return _json(record)
-        if packs != self._packs:
-            # Cached only for packs of strings, as Decision.to_record() makes them: a list equal to one of
-            # those holds the same strings, so its JSON is the same (1 == True would not be).
-            plain = all(
-                isinstance(pack, dict) and all(isinstance(v, str) for kv in pack.items() for v in kv) for pack in packs
-            )
-            if not plain:
+        cached = self._packs
+        if cached is None or cached[0] != packs:
+            # Cached only for packs of plain strings, as Decision.to_record() makes them: a list equal to one
+            # of those holds the same strings (1 == True, "1" != 1). Their keys are written in the order first
+            # seen, which JSON readers ignore.
+            if not all(type(pack) is dict and all(type(x) is str for kv in pack.items() for x in kv) for pack in packs):
                 return _json(record)
-            self._packs, self._packs_json = [dict(pack) for pack in packs], _json(packs)
+            cached = self._packs = ([dict(pack) for pack in packs], _json(packs))
         line = _json({**record, "packs": None})
         # Strings are escaped in JSON, so the key can only be there as a key; one occurrence is this one.
         if line.count('"packs":null') != 1:
             return _json(record)
-        return line.replace('"packs":null', '"packs":' + self._packs_json)
+        return line.replace('"packs":null', '"packs":' + cached[1])
 
     def _rotate(self) -> None:
         self._file.close()
