@@ -38,6 +38,8 @@ class Canonical:
         """Only the Unicode passes (hidden characters, NFKC, stacked marks, look-alike letters), for data
         rules: values keep their digits, spacing and symbols, while disguises a reader cannot see are undone."""
         if self._unmasked is None:
+            if self.text is self.original and not self._layers:
+                return self  # nothing was undone: the common case, asked for twice a check
             return Canonical(self.original, self.original)
         text, depth = self._unmasked
         return Canonical(text, self.original, self.applied, self._layers[:depth])
