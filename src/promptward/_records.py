@@ -251,7 +251,8 @@ def _dumps(value: Any) -> str:
 def _compact_json() -> Callable[[Any], str]:
     """_dumps, without building an encoder for every call: json.dumps() does, and for a small record that
     is a third of the cost. Uses the C encoder the json module itself uses, when it is there and agrees
-    with json.dumps on a sample; otherwise json.dumps."""
+    with json.dumps on a sample; otherwise json.dumps. It keeps no state between calls, so threads may share
+    it; a circular structure fails with RecursionError instead of ValueError."""
     make_encoder = getattr(json.encoder, "c_make_encoder", None)
     if make_encoder is None:
         return _dumps
@@ -307,8 +308,8 @@ class JsonlSink:
         cached = self._packs
         if cached is None or cached[0] != packs:
             # Cached only for packs of plain strings, as Decision.to_record() makes them: a list equal to one
-            # of those holds the same strings (1 == True, "1" != 1). Their keys are written in the order first
-            # seen, which JSON readers ignore.
+            # of those holds the same strings, while values of other types can be equal and print otherwise
+            # (1 and True). Keys are written in the order first seen, which JSON readers ignore.
             if not all(type(pack) is dict and all(type(x) is str for kv in pack.items() for x in kv) for pack in packs):
                 return _json(record)
             cached = self._packs = ([dict(pack) for pack in packs], _json(packs))

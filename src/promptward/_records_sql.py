@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ._exceptions import ConfigError
+from ._normalize import scrub_surrogates
 
 Record = dict[str, Any]
 _COLUMNS = "decision_id, time, prompt_slug, prompt_version, action, record"
@@ -32,24 +33,10 @@ def _row(record: Record) -> tuple[Any, ...]:
         prompt.get("slug"),
         prompt.get("version"),
         record.get("action"),
-        _storable(json.dumps(record, ensure_ascii=False, separators=(",", ":"))),
+        # A lone surrogate (a JSON key of a request can decode to one, and name a field) becomes U+FFFD:
+        # neither SQLite's UTF-8 nor PostgreSQL's JSONB can hold it, and it would fail its whole batch.
+        scrub_surrogates(json.dumps(record, ensure_ascii=False, separators=(",", ":"))),
     )
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _storable(text: str) -> str:
-    """`text` with any lone surrogate (a JSON key of a request can decode to one, and name a field) as
-    U+FFFD: neither SQLite's UTF-8 nor PostgreSQL's JSONB can hold it, and one such record would fail its
-    whole batch."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return _LONE_SURROGATE.sub("\ufffd", text)
-    return text
 
 
 class SqliteSink:
