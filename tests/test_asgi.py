@@ -296,6 +296,37 @@ def test_body_over_the_limit_is_refused_without_reading_it(url: str, client: htt
     assert client.post("/ask", json={"question": "x" * (LIMIT + 10)}).status_code == 413
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_a_little_over_the_limit_is_read_and_dropped_so_the_413_arrives_on_an_open_connection(
+    url: str, chunked: bool
+) -> None:
+    # Answering at the limit and closing would make the kernel reset the connection while the rest of the
+    # body arrives; read and dropped (up to a few times the limit), the client gets its 413 and may go on.
+    host, port = url.removeprefix("http://").split(":")
+    body = b" " * (LIMIT * 2)
+    framing = b"Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}".encode()
+    head = b"POST /ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + framing + b"\r\n\r\n"
+    payload = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if chunked else body
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(head + payload)
+        first = _read_response(conn)
+        assert first.startswith(b"HTTP/1.1 413") and b"connection: close" not in first.lower()
+        conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _read_response(conn).startswith(b"HTTP/1.1 ")
+
+
+def test_a_client_waiting_for_100_continue_gets_the_413_before_sending_its_body(url: str) -> None:
+    head = (
+        b"POST /ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n" % (LIMIT * 2)
+    )
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(head)
+        answer = _read_response(conn)
+    assert answer.startswith(b"HTTP/1.1 413") and b"connection: close" in answer.lower()
+
+
 def test_chunked_uploads(url: str, client: httpx.Client) -> None:
     def body(text: str) -> Iterator[bytes]:
         data = json.dumps({"question": text}).encode()

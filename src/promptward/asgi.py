@@ -28,6 +28,8 @@ __all__ = ["GuardMiddleware", "Route", "Screening"]
 from ._asgi_io import ASGIApp, Message, Receive, Scope, Send, Stop, problem, replay, with_headers
 
 log = logging.getLogger("promptward.asgi")
+# A body over the limit is read and dropped up to this many times the limit before the 413 (_too_large).
+_DRAIN_FACTOR = 4
 _JSON_TYPES = ("application/json", "")
 _FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -265,7 +267,7 @@ class GuardMiddleware:
         headers = request.headers
         length = headers.get(b"content-length", b"").strip()
         if length.isdigit() and int(length) > self.max_body_bytes:
-            await self._too_large(request.send)
+            await self._too_large(request, read=0, finished=False)
         mime = headers.get(b"content-type", b"").split(b";")[0].strip().lower().decode("latin-1")
         encoding = headers.get(b"content-encoding", b"identity").strip().lower()
         if route.json_specs and (mime in _JSON_TYPES or mime.endswith("+json")):
@@ -301,7 +303,7 @@ class GuardMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
-                await self._too_large(request.send)
+                await self._too_large(request, read=size, finished=not message.get("more_body", False))
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
@@ -313,9 +315,26 @@ class GuardMiddleware:
         await self._read_body(request)
         await problem(request.send, 415, title, detail)
 
-    async def _too_large(self, send: Send) -> NoReturn:
+    async def _too_large(self, request: _Request, *, read: int, finished: bool) -> NoReturn:
+        """413 for a body over max_body_bytes, `read` bytes of it read so far. What the client still sends
+        is read and dropped first, up to _DRAIN_FACTOR times the limit (never kept): a server that closes a
+        socket with request bytes still arriving makes the kernel reset the connection, and the client may
+        see the reset instead of the answer. A larger body, or a client waiting for 100 Continue (it has
+        sent nothing yet), gets the 413 at once, and the connection is closed."""
+        budget = _DRAIN_FACTOR * self.max_body_bytes
+        length = request.headers.get(b"content-length", b"").strip()
+        waiting = request.headers.get(b"expect", b"").strip().lower() == b"100-continue"
+        if not finished and not waiting and not (length.isdigit() and int(length) > budget):
+            while read <= budget:
+                message = await request.receive()
+                if message["type"] == "http.disconnect":
+                    raise Stop
+                read += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    finished = True
+                    break
         detail = f"The request body is larger than {self.max_body_bytes} bytes."
-        await problem(send, 413, "Request body too large", detail, close=True)
+        await problem(request.send, 413, "Request body too large", detail, close=not finished)
 
     @staticmethod
     def _rewrite(
