@@ -69,7 +69,13 @@ def literal_requirement(pattern: str) -> tuple[tuple[Condition, ...], ...] | Non
 
 def weight(literals: set[str] | frozenset[str]) -> int:
     """How telling a set of alternatives is: the weight of its lightest literal."""
-    return min((sum(map(_char_weight, s)) for s in literals), default=0)
+    return min(map(_literal_weight, literals), default=0)
+
+
+@functools.lru_cache(maxsize=65536)
+def _literal_weight(literal: str) -> int:
+    # Cached: building the prefilter weighs the same literals tens of thousands of times.
+    return sum(map(_char_weight, literal))
 
 
 def _char_weight(char: str) -> int:
