@@ -327,6 +327,24 @@ def test_a_client_waiting_for_100_continue_gets_the_413_before_sending_its_body(
     assert answer.startswith(b"HTTP/1.1 413") and b"connection: close" in answer.lower()
 
 
+def test_a_client_that_got_100_continue_and_sends_too_much_gets_the_413_on_an_open_connection(url: str) -> None:
+    head = (
+        b"POST /ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
+    )
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(head)
+        assert _read_response(conn).startswith(b"HTTP/1.1 100")
+        # In parts, so that the limit is crossed while more of the body is still to come.
+        for size in (LIMIT // 2, LIMIT, LIMIT // 2):
+            conn.sendall(b"%x\r\n%s\r\n" % (size, b" " * size))
+            time.sleep(0.2)
+        conn.sendall(b"0\r\n\r\n")
+        answer = _read_response(conn)
+        assert answer.startswith(b"HTTP/1.1 413") and b"connection: close" not in answer.lower()
+
+
 def test_chunked_uploads(url: str, client: httpx.Client) -> None:
     def body(text: str) -> Iterator[bytes]:
         data = json.dumps({"question": text}).encode()

@@ -319,11 +319,12 @@ class GuardMiddleware:
         """413 for a body over max_body_bytes, `read` bytes of it read so far. What the client still sends
         is read and dropped first, up to _DRAIN_FACTOR times the limit (never kept): a server that closes a
         socket with request bytes still arriving makes the kernel reset the connection, and the client may
-        see the reset instead of the answer. A larger body, or a client waiting for 100 Continue (it has
-        sent nothing yet), gets the 413 at once, and the connection is closed."""
+        see the reset instead of the answer. A larger body, or a client still waiting for 100 Continue,
+        gets the 413 at once, and the connection is closed."""
         budget = _DRAIN_FACTOR * self.max_body_bytes
         length = request.headers.get(b"content-length", b"").strip()
-        waiting = request.headers.get(b"expect", b"").strip().lower() == b"100-continue"
+        # Before its first receive() the server has not sent 100 Continue: such a client has sent nothing.
+        waiting = read == 0 and request.headers.get(b"expect", b"").strip().lower() == b"100-continue"
         if not finished and not waiting and not (length.isdigit() and int(length) > budget):
             while read <= budget:
                 message = await request.receive()
