@@ -17,7 +17,7 @@ from pathlib import Path
 
 from promptward import Guard
 from promptward._prefilter import SEP, literal_requirement
-from speed import load_benign, resolve_corpora
+from speed import benign_window, cut, load_benign, resolve_corpora
 
 
 def literals(guard: Guard) -> list[str]:
@@ -40,15 +40,12 @@ def crafted(words: list[str], seed: int, nbytes: int) -> str:
         piece = word if rng.random() < 0.5 else word[: rng.randint(1, len(word))]
         parts.append(piece)
         size += len(piece.encode()) + 1
-    return " ".join(parts).encode()[:nbytes].decode("utf-8", "ignore")
+    return cut(" ".join(parts), nbytes)
 
 
 def prose(corpora: Path, nbytes: int) -> str:
     """The corpus's benign items joined by blank lines, as long as needed."""
-    joined = "\n\n".join(load_benign(corpora))
-    while len(joined.encode()) < nbytes:
-        joined += "\n\n" + joined
-    return joined.encode()[:nbytes].decode("utf-8", "ignore")
+    return cut(benign_window(load_benign(corpora), 0, nbytes), nbytes)
 
 
 def rss_mb() -> int:

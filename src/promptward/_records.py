@@ -256,12 +256,9 @@ def _compact_json() -> Callable[[Any], str]:
     make_encoder = getattr(json.encoder, "c_make_encoder", None)
     if make_encoder is None:
         return _dumps
-
-    def refuse(value: Any) -> Any:
-        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
+    default = json.JSONEncoder().default  # raises TypeError, as json.dumps does
     try:
-        encode = make_encoder(None, refuse, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+        encode = make_encoder(None, default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
         sample = {"a": [1, 2.5, None, True, 'é\n"', {"b": []}], "c": -0.0}
         if "".join(encode(sample, 0)) != _dumps(sample):
             return _dumps
