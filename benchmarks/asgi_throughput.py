@@ -86,10 +86,9 @@ def basehttp_guard(app: Any, guard: Any) -> Any:
         if request.url.path != "/ask" or request.method != "POST":
             return await call_next(request)
         document = json.loads(await request.body())
-        for hit in json_hits(document, specs):
-            decision = await guard.acheck(hit.text, field=hit.field)
-            if decision.blocked:
-                return JSONResponse({"decision_id": decision.id}, status_code=403)
+        decision = await guard.acheck_fields({hit.field: hit.text for hit in json_hits(document, specs)})
+        if decision.blocked:
+            return JSONResponse({"decision_id": decision.id}, status_code=403)
         return await call_next(request)
 
     return BaseHTTPMiddleware(app, dispatch=screen)

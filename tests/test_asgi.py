@@ -158,7 +158,8 @@ def test_benign_request_reaches_the_app_unchanged(client: httpx.Client) -> None:
     assert response.status_code == 200
     seen = response.json()
     assert seen["raw"] == body.decode() and seen["action"] == "allow"
-    assert response.headers["x-promptward-decision"] in seen["decisions"] and len(seen["decisions"]) == 2
+    # Both fields in one check: one decision, whose id the response names.
+    assert seen["decisions"] == [response.headers["x-promptward-decision"]]
 
 
 def test_injection_is_blocked_before_the_app(client: httpx.Client, echo: EchoApp) -> None:
@@ -172,7 +173,8 @@ def test_injection_is_blocked_before_the_app(client: httpx.Client, echo: EchoApp
     assert "injection" not in response.text and "rule" not in response.text  # no rule internals
     assert len(echo.seen) == before
     blocked = captured.blocked
-    assert [d.field for d in blocked] == ["/context/0/text"] and blocked[0].id == problem["decision_id"]
+    assert [d.field for d in blocked] == ["/question,/context/0/text"] and blocked[0].id == problem["decision_id"]
+    assert {f.field for f in blocked[0].findings} == {"/context/0/text"}  # the finding names its field
 
 
 def test_on_block_status_is_configurable(client: httpx.Client) -> None:
@@ -186,6 +188,33 @@ def test_pii_is_redacted_before_the_app_sees_it(client: httpx.Client) -> None:
     assert EMAIL not in seen["raw"] and seen["action"] == "redact"
     assert json.loads(seen["raw"])["question"].startswith("Mail me at <")
     assert int(seen["content_length"]) == len(seen["raw"].encode())
+
+
+def test_a_request_is_one_check_whose_findings_name_their_fields(client: httpx.Client) -> None:
+    body = {"question": "Plain question", "context": [{"text": "ok"}, {"text": f"write to {EMAIL}"}]}
+    with capture_decisions() as captured:
+        response = client.post("/ask", json=body)
+    assert response.status_code == 200
+    (decision,) = captured.decisions
+    assert response.headers["x-promptward-decision"] == decision.id
+    assert decision.field == "/question,/context/0/text,/context/1/text"
+    assert {f.field for f in decision.findings} == {"/context/1/text"} and set(decision.redactions) == {
+        "/context/1/text"
+    }
+    seen = json.loads(response.json()["raw"])
+    assert seen["question"] == "Plain question" and seen["context"][0] == {"text": "ok"}
+    assert EMAIL not in seen["context"][1]["text"] and seen["context"][1]["text"].startswith("write to <")
+
+
+def test_a_parameter_given_twice_is_screened_and_redacted_value_by_value(client: httpx.Client) -> None:
+    with capture_decisions() as captured:
+        response = client.post("/form", data={"comment": ["hello", f"write to {EMAIL}"], "other": EMAIL})
+    assert response.status_code == 200
+    raw = response.json()["raw"]
+    assert raw.startswith("comment=hello&comment=write+to+%3C") and raw.count("example.com") == 1
+    (decision,) = captured.decisions
+    assert decision.field == "form:comment[0],form:comment[1]"
+    assert {f.field for f in decision.findings} == {"form:comment[1]"}
 
 
 def test_openai_chat_screens_user_and_tool_messages_not_the_system_prompt(client: httpx.Client) -> None:

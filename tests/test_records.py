@@ -191,6 +191,13 @@ def test_input_hmac_only_with_a_key(tmp_path: Path, guard_factory: Any) -> None:
     keyed.close()
     digests = [r["input_hmac"] for r in JsonlSink(tmp_path / "k.jsonl").read()]
     assert digests[0] == digests[1] != digests[2] and len(digests[0]) == 64
+    keyed = guard_factory(JsonlSink(tmp_path / "f.jsonl"), hmac_key="s3cret")
+    keyed.check_fields({"a": SECRET_INPUTS[2], "b": "something else"})
+    keyed.check_fields({"c": SECRET_INPUTS[2], "d": "something else"})  # other names, the same texts
+    keyed.check_fields({"a": SECRET_INPUTS[2]})
+    keyed.close()
+    digests = [r["input_hmac"] for r in JsonlSink(tmp_path / "f.jsonl").read()]
+    assert digests[0] == digests[1] != digests[2] and len(digests[0]) == 64
     plain = guard_factory(JsonlSink(tmp_path / "p.jsonl"))
     plain.check(SECRET_INPUTS[2])
     plain.close()
@@ -211,8 +218,9 @@ def test_no_sink_output_holds_raw_input(
             guard = guard_factory(sink, hmac_key="k")
             for text in SECRET_INPUTS:
                 guard.check(text, field="/question")
+            guard.check_fields({f"/field/{i}": text for i, text in enumerate(SECRET_INPUTS)})
             guard.close()
-            assert guard.records is not None and guard.records.stats()["written"] == len(SECRET_INPUTS)
+            assert guard.records is not None and guard.records.stats()["written"] == len(SECRET_INPUTS) + 1
     outputs = {
         "jsonl": (tmp_path / "d.jsonl").read_bytes().decode(),
         "sqlite": b"".join(p.read_bytes() for p in tmp_path.glob("d.db*")).decode("latin-1"),

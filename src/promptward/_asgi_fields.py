@@ -11,9 +11,10 @@ A field spec is one of:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from urllib.parse import parse_qsl, urlencode
 
 from ._exceptions import ConfigError
@@ -39,8 +40,7 @@ class FieldSpec:
         return self.kind in ("json", "openai-chat", "openai-completions")
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """One text to screen: where it is (for the rewrite) and its name in the decision (`field`)."""
 
     source: Literal["json", "form", "query"]
@@ -76,7 +76,11 @@ def _parse_one(spec: str) -> FieldSpec:
 
 
 def pointer(location: Location) -> str:
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in location)
+    return "".join("/" + (_escaped(part) if isinstance(part, str) else str(part)) for part in location)
+
+
+def _escaped(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1") if "~" in token or "/" in token else token
 
 
 def json_hits(document: Any, specs: Sequence[FieldSpec]) -> list[Hit]:
@@ -90,17 +94,18 @@ def json_hits(document: Any, specs: Sequence[FieldSpec]) -> list[Hit]:
     return hits
 
 
-def _json_texts(document: Any, spec: FieldSpec) -> Iterator[tuple[Location, str]]:
+def _json_texts(document: Any, spec: FieldSpec) -> list[tuple[Location, str]]:
     if spec.kind == "json":
-        yield from _walk(document, spec.tokens, ())
-    elif spec.kind == "openai-chat":
-        yield from _chat(document)
-    elif spec.kind == "openai-completions" and isinstance(document, dict):
+        return _walk(document, spec.tokens)
+    if spec.kind == "openai-chat":
+        return list(_chat(document))
+    if spec.kind == "openai-completions" and isinstance(document, dict):
         prompt = document.get("prompt")
         if isinstance(prompt, str):
-            yield ("prompt",), prompt
-        elif isinstance(prompt, list):
-            yield from ((("prompt", i), p) for i, p in enumerate(prompt) if isinstance(p, str))
+            return [(("prompt",), prompt)]
+        if isinstance(prompt, list):
+            return [(("prompt", i), p) for i, p in enumerate(prompt) if isinstance(p, str)]
+    return []
 
 
 def _chat(document: Any) -> Iterator[tuple[Location, str]]:
@@ -119,24 +124,34 @@ def _chat(document: Any) -> Iterator[tuple[Location, str]]:
                     yield ("messages", index, "content", part_index, "text"), part["text"]
 
 
-def _walk(node: Any, tokens: tuple[str, ...], path: Location) -> Iterator[tuple[Location, str]]:
-    if not tokens:
-        yield from _strings(node, path)
-        return
-    head, rest = tokens[0], tokens[1:]
-    if isinstance(node, dict):
-        keys = list(node) if head == "*" else [head] if head in node else []
-        for key in keys:
-            yield from _walk(node[key], rest, (*path, key))
-    elif isinstance(node, list):
-        if head == "*":
-            indices: Sequence[int] = range(len(node))
-        elif head.isdigit() and (head == "0" or not head.startswith("0")) and int(head) < len(node):
-            indices = [int(head)]
+def _walk(document: Any, tokens: tuple[str, ...]) -> list[tuple[Location, str]]:
+    """The strings a pointer reaches, one token at a time over every node the tokens so far reach (in
+    document order, as a depth-first walk would give them); a node that is not a string gives every
+    string below it."""
+    level: list[tuple[Any, Location]] = [(document, ())]
+    for token in tokens:
+        reached: list[tuple[Any, Location]] = []
+        for node, path in level:
+            if isinstance(node, dict):
+                if token == "*":
+                    reached.extend((value, (*path, key)) for key, value in node.items())
+                elif token in node:
+                    reached.append((node[token], (*path, token)))
+            elif isinstance(node, list):
+                if token == "*":
+                    reached.extend((value, (*path, i)) for i, value in enumerate(node))
+                elif token.isdigit() and (token == "0" or not token.startswith("0")) and int(token) < len(node):
+                    reached.append((node[int(token)], (*path, int(token))))
+        if not reached:
+            return []
+        level = reached
+    texts: list[tuple[Location, str]] = []
+    for node, path in level:
+        if isinstance(node, str):
+            texts.append((path, node))
         else:
-            indices = []
-        for index in indices:
-            yield from _walk(node[index], rest, (*path, index))
+            texts.extend(_strings(node, path))
+    return texts
 
 
 def _strings(node: Any, path: Location) -> Iterator[tuple[Location, str]]:
@@ -164,7 +179,18 @@ def parse_pairs(data: str) -> list[tuple[str, str]]:
 
 
 def pair_hits(pairs: Sequence[tuple[str, str]], names: set[str], source: Literal["form", "query"]) -> list[Hit]:
-    return [Hit(source, (i,), f"{source}:{k}", v) for i, (k, v) in enumerate(pairs) if k in names]
+    """The screened parameters; a name given more than once is told apart by its index ("form:tag[1]")."""
+    chosen = [(i, k, v) for i, (k, v) in enumerate(pairs) if k in names]
+    counts = Counter(k for _, k, _ in chosen)
+    seen: Counter[str] = Counter()
+    hits = []
+    for index, key, value in chosen:
+        field = f"{source}:{key}"
+        if counts[key] > 1:
+            field += f"[{seen[key]}]"
+            seen[key] += 1
+        hits.append(Hit(source, (index,), field, value))
+    return hits
 
 
 def encode_pairs(pairs: Sequence[tuple[str, str]]) -> bytes:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import os
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +121,8 @@ class Decision:
     normalizations: tuple[str, ...] = ()
     latency_ms: float = 0.0
     created_at: float = 0.0
+    # Of a check of several fields (Guard.check_fields): the redacted value of each field the policy redacted.
+    redactions: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False, hash=False)
 
     @property
     def allowed(self) -> bool:
@@ -148,3 +154,30 @@ class Decision:
             "normalizations": list(self.normalizations),
             "latency_ms": round(self.latency_ms, 4),
         }
+
+
+class _DecisionIds:
+    """Decision ids: 16 hex digits from the operating system's random source, as secrets.token_hex(8) gives,
+    read 4 KB at a time (a read per id costs a system call on every check). A forked child starts afresh,
+    so that two workers never hand out the same ids."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._digits = ""
+        self._at = 0
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._digits, self._at = "", 0
+
+    def __call__(self) -> str:
+        with self._lock:
+            at = self._at
+            if at >= len(self._digits):
+                self._digits, at = os.urandom(4096).hex(), 0
+            self._at = at + 16
+            return self._digits[at : at + 16]
+
+
+new_decision_id = _DecisionIds()

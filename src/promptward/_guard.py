@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
-import secrets
 import threading
 import time
 import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._decision import Action, Decision, Finding, PackIdentity, PromptRef, Span
+from ._decision import Action, Decision, Finding, PackIdentity, PromptRef, Span, new_decision_id
 from ._decode import DecodeBudget, Payload, find_payloads
 from ._exceptions import ConfigError
 from ._matcher import Matcher
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ._registry.client import PromptRegistry
     from ._render import Rendered
 
-# Below this many characters acheck() runs inline: a thread hop would cost more than the scan.
+# Below this many characters acheck() and acheck_fields() run inline: a thread hop would cost more than the scan.
 _INLINE_CHARS = 4096
 PromptArg = str | tuple[str, int | None] | Mapping[str, Any] | PromptRef | None
 
@@ -99,6 +99,66 @@ class Guard:
     def check(self, text: str, *, prompt: PromptArg = None, field: str | None = None) -> Decision:
         """Screen one text. Never raises for what the text contains: blocking is in the Decision."""
         started = time.perf_counter()
+        screened = self._screened(text)
+        decision = Decision(
+            id=new_decision_id(),
+            action=screened.action,
+            would_action=screened.would,
+            findings=screened.findings,
+            redacted_text=screened.redacted,
+            packs=self.packs,
+            mode=self.mode,
+            prompt=_prompt_ref(prompt),
+            field=field,
+            normalizations=screened.normalizations,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            created_at=time.time(),
+        )
+        if self._recording:
+            emit(self.records, decision, screened.text)
+        return decision
+
+    def check_fields(self, fields: Mapping[str, str], *, prompt: PromptArg = None) -> Decision:
+        """Screen several named texts as one check: the fields of one request, the variables of one prompt.
+
+        One Decision and one record: the most severe action of any field, every finding naming its field,
+        `field` listing the names, and `redactions` holding the redacted value of each field the policy
+        redacted (field -> text)."""
+        started = time.perf_counter()
+        findings: list[Finding] = []
+        normalizations: list[str] = []
+        redactions: dict[str, str] = {}
+        texts: list[str] = []
+        would = Action.ALLOW
+        for name, text in fields.items():
+            screened = self._screened(text)
+            texts.append(screened.text)
+            if screened.findings:
+                findings.extend(dataclasses.replace(f, field=name) for f in screened.findings)
+                if screened.would.rank > would.rank:
+                    would = screened.would
+            if screened.redacted is not None:
+                redactions[name] = screened.redacted
+            normalizations.extend(n for n in screened.normalizations if n not in normalizations)
+        decision = Decision(
+            id=new_decision_id(),
+            action=would if self.mode == "enforce" else Action.ALLOW,
+            would_action=would,
+            findings=tuple(findings),
+            packs=self.packs,
+            mode=self.mode,
+            prompt=_prompt_ref(prompt),
+            field=",".join(fields) or None,
+            normalizations=tuple(normalizations),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            created_at=time.time(),
+            redactions=redactions,
+        )
+        if self._recording:
+            emit(self.records, decision, "\n".join(texts) if texts else None)
+        return decision
+
+    def _screened(self, text: str) -> _Screened:
         if not isinstance(text, str):
             raise TypeError(
                 f"Guard.check() screens str, not {type(text).__name__}; "
@@ -138,23 +198,7 @@ class Guard:
         would = self.policy.decide(findings, self.fail_mode)
         action = would if self.mode == "enforce" else Action.ALLOW
         redacted = self._redacted(text, findings) if self.mode == "enforce" and findings else None
-        decision = Decision(
-            id=secrets.token_hex(8),
-            action=action,
-            would_action=would,
-            findings=tuple(findings),
-            redacted_text=redacted,
-            packs=self.packs,
-            mode=self.mode,
-            prompt=_prompt_ref(prompt),
-            field=field,
-            normalizations=tuple(normalizations),
-            latency_ms=(time.perf_counter() - started) * 1000,
-            created_at=time.time(),
-        )
-        if self._recording:
-            emit(self.records, decision, text)
-        return decision
+        return _Screened(text, tuple(findings), tuple(normalizations), would, action, redacted)
 
     def render(
         self, slug: str, variables: Mapping[str, object], *, label: str = "production", unit_id: str | None = None
@@ -210,6 +254,14 @@ class Guard:
 
         return await asyncio.to_thread(self.check, text, prompt=prompt, field=field)
 
+    async def acheck_fields(self, fields: Mapping[str, str], *, prompt: PromptArg = None) -> Decision:
+        """check_fields() without blocking the event loop: long texts are screened in a worker thread."""
+        if self.presidio is None and sum(len(t) if isinstance(t, str) else 0 for t in fields.values()) <= _INLINE_CHARS:
+            return self.check_fields(fields, prompt=prompt)
+        import asyncio
+
+        return await asyncio.to_thread(self.check_fields, fields, prompt=prompt)
+
     def _screen(
         self,
         text: str,
@@ -259,6 +311,17 @@ class Guard:
                 hidden=hidden or _hides_words(payload.encoding, text[payload.start : payload.end]),
             )
         return canonical
+
+
+class _Screened(NamedTuple):
+    """What screening one text found, before it becomes (part of) a Decision."""
+
+    text: str  # as screened: cut to max_text_chars, lone surrogates replaced
+    findings: tuple[Finding, ...]
+    normalizations: tuple[str, ...]
+    would: Action
+    action: Action
+    redacted: str | None
 
 
 # Percent escapes of letters and digits ("%49%67%6E"): nobody writes readable words that way.

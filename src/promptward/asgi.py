@@ -43,12 +43,15 @@ class Screener(Protocol):
     @property
     def fail_mode(self) -> str: ...
 
-    async def acheck(self, text: str, *, prompt: Any = None, field: str | None = None) -> Decision: ...
+    async def acheck_fields(self, fields: Mapping[str, str], *, prompt: Any = None) -> Decision: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Screening:
-    """What the app finds in `scope["state"]["promptward"]` (Starlette: `request.state.promptward`)."""
+    """What the app finds in `scope["state"]["promptward"]` (Starlette: `request.state.promptward`).
+
+    A request is screened in one check, every field of it together: `decisions` holds that one decision
+    (its findings name their fields), or nothing when the request carried no text to screen."""
 
     action: Action
     decisions: tuple[Decision, ...] = ()
@@ -58,8 +61,8 @@ class Screening:
 
     @property
     def decision(self) -> Decision | None:
-        """The most severe decision of the request (the first of equals), or None when nothing was screened."""
-        return max(self.decisions, key=lambda d: d.action.rank, default=None)
+        """The decision on the request, or None when nothing was screened."""
+        return self.decisions[0] if self.decisions else None
 
     @property
     def flagged(self) -> tuple[Decision, ...]:
@@ -194,10 +197,16 @@ class GuardMiddleware:
         if route.prompt and kind == "json" and getattr(self.guard, "registry", None) is not None:
             await self._render(route, request, document)
             return
-        query = parse_pairs(scope.get("query_string", b"").decode("utf-8", "replace")) if route.query_names else []
-        hits += pair_hits(query, route.query_names, "query")
+        query: list[tuple[str, str]] = []
+        if route.query_names:
+            query = parse_pairs(scope.get("query_string", b"").decode("utf-8", "replace"))
+            hits += pair_hits(query, route.query_names, "query")
+        if not hits:
+            await self._forward(request, Screening(Action.ALLOW, prompt=route.prompt_ref))
+            return
         try:
-            decisions = [await self.guard.acheck(h.text, prompt=route.prompt_ref, field=h.field) for h in hits]
+            # One check of every field of the request: one decision (its id in a block answer), one record.
+            decision = await self.guard.acheck_fields({h.field: h.text for h in hits}, prompt=route.prompt_ref)
         except Exception as exc:
             log.error("screening %s %s failed (fail_mode=%s)", scope["method"], scope["path"], self.guard.fail_mode)
             log.debug("guard error", exc_info=True)
@@ -206,14 +215,13 @@ class GuardMiddleware:
             screening = Screening(Action.ALLOW, prompt=route.prompt_ref, error=type(exc).__name__)
             await self._forward(request, screening)
             return
-        screening = Screening(_worst(decisions), tuple(decisions), route.prompt_ref)
-        worst = screening.decision
-        if screening.action is Action.BLOCK and worst is not None:
+        screening = Screening(decision.action, (decision,), route.prompt_ref)
+        if decision.action is Action.BLOCK:
             status = route.on_block or self.block_status
             detail = "The request was refused by the content policy."
-            members = {"decision_id": worst.id}
+            members = {"decision_id": decision.id}
             await problem(request.send, status, "Request blocked", detail, members, self._headers(screening))
-        redacted = [(h, d.redacted_text) for h, d in zip(hits, decisions, strict=True) if d.redacted_text is not None]
+        redacted = [(h, decision.redactions[h.field]) for h in hits if h.field in decision.redactions]
         if redacted:
             self._rewrite(request, redacted, document, pairs, query, kind)
         await self._forward(request, screening)
@@ -422,10 +430,6 @@ def _at_pointer(document: Any, location: str) -> tuple[bool, Any]:
         else:
             return False, None
     return True, node
-
-
-def _worst(decisions: Sequence[Decision]) -> Action:
-    return max((d.action for d in decisions), key=lambda a: a.rank, default=Action.ALLOW)
 
 
 def _expected(route: Route, mime: str) -> str:

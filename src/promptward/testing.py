@@ -11,14 +11,13 @@ Example::
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from ._decision import Action, Decision, Finding, PackIdentity, PromptRef, Span
+from ._decision import Action, Decision, Finding, PackIdentity, PromptRef, Span, new_decision_id
 from ._records import RecordWriter, Sink, as_writer, emit
 
 __all__ = ["CapturedDecisions", "StaticGuard", "capture_decisions"]
@@ -104,6 +103,31 @@ class StaticGuard:
 
     def check(self, text: str, *, prompt: Any = None, field: str | None = None) -> Decision:
         started = time.perf_counter()
+        findings, would, redacted = self._screened(text, field)
+        return self._decided(started, findings, would, prompt, field, text, redacted_text=redacted)
+
+    def check_fields(self, fields: Mapping[str, str], *, prompt: Any = None) -> Decision:
+        """Several named texts as one check, as Guard.check_fields(): one Decision, one record."""
+        started = time.perf_counter()
+        findings: list[Finding] = []
+        would = Action.ALLOW
+        redactions = {}
+        for name, text in fields.items():
+            found, field_would, redacted = self._screened(text, name)
+            findings += found
+            would = max(would, field_would, key=lambda a: a.rank)
+            if redacted is not None:
+                redactions[name] = redacted
+        text = "\n".join(fields.values())
+        return self._decided(started, findings, would, prompt, ",".join(fields) or None, text, redactions=redactions)
+
+    async def acheck(self, text: str, *, prompt: Any = None, field: str | None = None) -> Decision:
+        return self.check(text, prompt=prompt, field=field)
+
+    async def acheck_fields(self, fields: Mapping[str, str], *, prompt: Any = None) -> Decision:
+        return self.check_fields(fields, prompt=prompt)
+
+    def _screened(self, text: str, field: str | None) -> tuple[list[Finding], Action, str | None]:
         if self.error is not None:
             raise self.error
         findings = []
@@ -120,24 +144,33 @@ class StaticGuard:
             for needle, action in self.rules.items():
                 if action is Action.REDACT:
                     redacted = redacted.replace(needle, "<REDACTED>")
+        return findings, would, redacted
+
+    def _decided(
+        self,
+        started: float,
+        findings: list[Finding],
+        would: Action,
+        prompt: Any,
+        field: str | None,
+        text: str,
+        **extra: Any,
+    ) -> Decision:
         decision = Decision(
-            id=secrets.token_hex(8),
+            id=new_decision_id(),
             action=would if self.mode == "enforce" else Action.ALLOW,
             would_action=would,
             findings=tuple(findings),
-            redacted_text=redacted,
             packs=(_STATIC_PACK,),
             mode=self.mode,
             prompt=_prompt(prompt),
             field=field,
             latency_ms=(time.perf_counter() - started) * 1000,
             created_at=time.time(),
+            **extra,
         )
         emit(self.records, decision, text)
         return decision
-
-    async def acheck(self, text: str, *, prompt: Any = None, field: str | None = None) -> Decision:
-        return self.check(text, prompt=prompt, field=field)
 
     def close(self) -> None:
         if self.records is not None:
