@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ._registry.client import PromptRegistry
     from ._render import Rendered
 
-# Below this many characters acheck() and acheck_fields() run inline: a thread hop would cost more than the scan.
+# Below this many characters acheck() and acheck_fields() run inline: a thread hop costs more than the scan.
 _INLINE_CHARS = 4096
 PromptArg = str | tuple[str, int | None] | Mapping[str, Any] | PromptRef | None
 
@@ -161,7 +161,7 @@ class Guard:
     def _screened(self, text: str) -> _Screened:
         if not isinstance(text, str):
             raise TypeError(
-                f"Guard.check() screens str, not {type(text).__name__}; "
+                f"Guard screens str, not {type(text).__name__}; "
                 "decode bytes first, for example text.decode('utf-8', errors='replace')"
             )
         findings: list[Finding] = []
