@@ -24,6 +24,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from promptward import Action, Guard
+from promptward._asgi_fields import json_hits, parse_fields
 from promptward._records import JsonlSink, RecordWriter
 from promptward.asgi import GuardMiddleware, Route, Screening
 from promptward.testing import StaticGuard, capture_decisions
@@ -508,3 +509,16 @@ def test_fastapi_app() -> None:
         assert redacted.json()["action"] == "redact"
         assert httpx.post(base + "/ask", json={"question": ATTACK}).status_code == 403
         assert httpx.get(base + "/docs").status_code == 200
+
+
+def test_field_names_are_json_pointers_escaped_as_rfc_6901_says() -> None:
+    document = {"x": {"a/b~c": "one", "plain": ["two", {"deep": "three"}]}, "prompt": ["p0", 1, "p2"]}
+    hits = json_hits(document, parse_fields(["/x/*", "openai-completions"]))
+    assert [(h.field, h.text) for h in hits] == [
+        ("/x/a~1b~0c", "one"),
+        ("/x/plain/0", "two"),
+        ("/x/plain/1/deep", "three"),
+        ("/prompt/0", "p0"),
+        ("/prompt/2", "p2"),
+    ]
+    assert [h.location for h in hits][:3] == [("x", "a/b~c"), ("x", "plain", 0), ("x", "plain", 1, "deep")]

@@ -87,24 +87,28 @@ def json_hits(document: Any, specs: Sequence[FieldSpec]) -> list[Hit]:
     seen: set[Location] = set()
     hits: list[Hit] = []
     for spec in specs:
-        for location, text in _json_texts(document, spec):
+        for location, name, text in _json_texts(document, spec):
             if location not in seen:
                 seen.add(location)
-                hits.append(Hit("json", location, pointer(location), text))
+                hits.append(Hit("json", location, name, text))
     return hits
 
 
-def _json_texts(document: Any, spec: FieldSpec) -> list[tuple[Location, str]]:
+# A text found in a JSON document: where it is, the same as a JSON Pointer (its field name), and the text.
+_Found = tuple[Location, str, str]
+
+
+def _json_texts(document: Any, spec: FieldSpec) -> list[_Found]:
     if spec.kind == "json":
         return _walk(document, spec.tokens)
     if spec.kind == "openai-chat":
-        return list(_chat(document))
+        return [(location, pointer(location), text) for location, text in _chat(document)]
     if spec.kind == "openai-completions" and isinstance(document, dict):
         prompt = document.get("prompt")
         if isinstance(prompt, str):
-            return [(("prompt",), prompt)]
+            return [(("prompt",), "/prompt", prompt)]
         if isinstance(prompt, list):
-            return [(("prompt", i), p) for i, p in enumerate(prompt) if isinstance(p, str)]
+            return [(("prompt", i), f"/prompt/{i}", p) for i, p in enumerate(prompt) if isinstance(p, str)]
     return []
 
 
@@ -124,34 +128,34 @@ def _chat(document: Any) -> Iterator[tuple[Location, str]]:
                     yield ("messages", index, "content", part_index, "text"), part["text"]
 
 
-def _walk(document: Any, tokens: tuple[str, ...]) -> list[tuple[Location, str]]:
+def _walk(document: Any, tokens: tuple[str, ...]) -> list[_Found]:
     """The strings a pointer reaches, one token at a time over every node the tokens so far reach (in
     document order, as a depth-first walk would give them); a node that is not a string gives every
-    string below it."""
-    level: list[tuple[Any, Location]] = [(document, ())]
+    string below it. Each node carries its location and its pointer, built as the walk goes down."""
+    level: list[tuple[Any, Location, str]] = [(document, (), "")]
     for token in tokens:
-        reached: list[tuple[Any, Location]] = []
-        for node, path in level:
+        reached: list[tuple[Any, Location, str]] = []
+        for node, path, name in level:
             if isinstance(node, dict):
                 if token == "*":
-                    reached.extend((value, (*path, key)) for key, value in node.items())
+                    reached.extend((value, (*path, key), f"{name}/{_escaped(key)}") for key, value in node.items())
                 elif token in node:
-                    reached.append((node[token], (*path, token)))
+                    reached.append((node[token], (*path, token), f"{name}/{_escaped(token)}"))
             elif isinstance(node, list):
                 if token == "*":
-                    reached.extend((value, (*path, i)) for i, value in enumerate(node))
+                    reached.extend((value, (*path, i), f"{name}/{i}") for i, value in enumerate(node))
                 elif token.isdigit() and (token == "0" or not token.startswith("0")) and int(token) < len(node):
-                    reached.append((node[int(token)], (*path, int(token))))
+                    reached.append((node[int(token)], (*path, int(token)), f"{name}/{token}"))
         if not reached:
             return []
         level = reached
-    texts: list[tuple[Location, str]] = []
-    for node, path in level:
+    found: list[_Found] = []
+    for node, path, name in level:
         if isinstance(node, str):
-            texts.append((path, node))
+            found.append((path, name, node))
         else:
-            texts.extend(_strings(node, path))
-    return texts
+            found.extend((where, pointer(where), text) for where, text in _strings(node, path))
+    return found
 
 
 def _strings(node: Any, path: Location) -> Iterator[tuple[Location, str]]:
