@@ -86,8 +86,9 @@ def basehttp_guard(app: Any, guard: Any) -> Any:
         if request.url.path != "/ask" or request.method != "POST":
             return await call_next(request)
         document = json.loads(await request.body())
-        decision = await guard.acheck_fields({hit.field: hit.text for hit in json_hits(document, specs)})
-        if decision.blocked:
+        hits = json_hits(document, specs)
+        decision = await guard.acheck_fields({hit.field: hit.text for hit in hits}) if hits else None
+        if decision is not None and decision.blocked:
             return JSONResponse({"decision_id": decision.id}, status_code=403)
         return await call_next(request)
 

@@ -23,7 +23,7 @@ from starlette.routing import Route as HttpRoute
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from promptward import Action, Guard
+from promptward import Action, ConfigError, Guard
 from promptward._asgi_fields import json_hits, parse_fields
 from promptward._records import JsonlSink, RecordWriter
 from promptward.asgi import GuardMiddleware, Route, Screening
@@ -207,6 +207,44 @@ def test_a_request_is_one_check_whose_findings_name_their_fields(client: httpx.C
     assert EMAIL not in seen["context"][1]["text"] and seen["context"][1]["text"].startswith("write to <")
 
 
+def test_names_stay_apart_when_a_parameter_is_named_like_the_repeat_of_another(echo: EchoApp) -> None:
+    # "tag" twice and a parameter really named "tag[1]": every value is screened and redacted in its place.
+    routes = [Route("/form", fields=["form:tag", "form:tag[1]"]), Route("/search", fields="query:q", methods=["GET"])]
+    guard = StaticGuard({"EVIL": "block", "SECRET": "redact"})
+    with serve(GuardMiddleware(echo.app, guard=guard, routes=routes)) as base, capture_decisions() as captured:
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        blocked = httpx.post(base + "/form", content="tag=EVIL&tag=x&tag%5B1%5D=hello", headers=form)
+        redacted = httpx.post(base + "/form", content="tag=abc&tag%5B1%5D=SECRET+one&tag=x", headers=form)
+        query = httpx.get(base + "/search", params=[("q", "SECRET a"), ("q", "b"), ("q[1]", "c")])
+    assert blocked.status_code == 403
+    assert redacted.json()["raw"] == "tag=abc&tag%5B1%5D=%3CREDACTED%3E+one&tag=x"
+    assert query.json()["query"] == "q=%3CREDACTED%3E+a&q=b&q%5B1%5D=c"
+    assert [d.field for d in captured] == [
+        "form:tag,form:tag[2],form:tag[1]",  # the parameter named "tag[1]" keeps its name
+        "form:tag,form:tag[1],form:tag[2]",
+        "query:q,query:q[1]",
+    ]
+    assert [f.field for f in captured[1].findings] == ["form:tag[1]"]  # the parameter named "tag[1]"
+
+
+def test_a_request_without_the_fields_makes_no_check(client: httpx.Client) -> None:
+    with capture_decisions() as captured:
+        response = client.post("/ask", json={"unrelated": ATTACK})
+    assert response.status_code == 200 and response.json()["action"] == "allow"
+    assert not captured.decisions and "x-promptward-decision" not in response.headers
+
+
+def test_a_guard_without_acheck_fields_is_refused_at_once(echo: EchoApp) -> None:
+    class OldGuard:
+        mode, fail_mode = "enforce", "closed"
+
+        async def acheck(self, text: str, **options: Any) -> Any:
+            raise AssertionError("never called")
+
+    with pytest.raises(ConfigError, match="acheck_fields"):
+        GuardMiddleware(echo.app, guard=OldGuard(), routes=ROUTES)  # type: ignore[arg-type]
+
+
 def test_a_parameter_given_twice_is_screened_and_redacted_value_by_value(client: httpx.Client) -> None:
     with capture_decisions() as captured:
         response = client.post("/form", data={"comment": ["hello", f"write to {EMAIL}"], "other": EMAIL})
@@ -214,7 +252,7 @@ def test_a_parameter_given_twice_is_screened_and_redacted_value_by_value(client:
     raw = response.json()["raw"]
     assert raw.startswith("comment=hello&comment=write+to+%3C") and raw.count("example.com") == 1
     (decision,) = captured.decisions
-    assert decision.field == "form:comment[0],form:comment[1]"
+    assert decision.field == "form:comment,form:comment[1]"
     assert {f.field for f in decision.findings} == {"form:comment[1]"}
 
 

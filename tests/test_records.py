@@ -193,11 +193,16 @@ def test_input_hmac_only_with_a_key(tmp_path: Path, guard_factory: Any) -> None:
     assert digests[0] == digests[1] != digests[2] and len(digests[0]) == 64
     keyed = guard_factory(JsonlSink(tmp_path / "f.jsonl"), hmac_key="s3cret")
     keyed.check_fields({"a": SECRET_INPUTS[2], "b": "something else"})
+    keyed.check_fields({"a": SECRET_INPUTS[2], "b": "something else"})
     keyed.check_fields({"c": SECRET_INPUTS[2], "d": "something else"})  # other names, the same texts
-    keyed.check_fields({"a": SECRET_INPUTS[2]})
+    keyed.check_fields({"a": SECRET_INPUTS[2] + "\nsomething else"})  # what a plain join would confuse
     keyed.close()
-    digests = [r["input_hmac"] for r in JsonlSink(tmp_path / "f.jsonl").read()]
-    assert digests[0] == digests[1] != digests[2] and len(digests[0]) == 64
+    records = list(JsonlSink(tmp_path / "f.jsonl").read())
+    whole = [r["input_hmac"] for r in records]
+    assert whole[0] == whole[1] and len(set(whole[1:])) == 3
+    # Each field's own hash is the hash check() gives the same text, whatever the field is called.
+    assert records[0]["field_hmacs"] == {"a": digests[0], "b": digests[2]}
+    assert records[2]["field_hmacs"] == {"c": digests[0], "d": digests[2]}
     plain = guard_factory(JsonlSink(tmp_path / "p.jsonl"))
     plain.check(SECRET_INPUTS[2])
     plain.close()

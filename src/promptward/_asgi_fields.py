@@ -11,7 +11,6 @@ A field spec is one of:
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
@@ -183,18 +182,26 @@ def parse_pairs(data: str) -> list[tuple[str, str]]:
 
 
 def pair_hits(pairs: Sequence[tuple[str, str]], names: set[str], source: Literal["form", "query"]) -> list[Hit]:
-    """The screened parameters; a name given more than once is told apart by its index ("form:tag[1]")."""
-    chosen = [(i, k, v) for i, (k, v) in enumerate(pairs) if k in names]
-    counts = Counter(k for _, k, _ in chosen)
-    seen: Counter[str] = Counter()
-    hits = []
-    for index, key, value in chosen:
-        field = f"{source}:{key}"
-        if counts[key] > 1:
-            field += f"[{seen[key]}]"
-            seen[key] += 1
-        hits.append(Hit(source, (index,), field, value))
-    return hits
+    return [Hit(source, (i,), f"{source}:{k}", v) for i, (k, v) in enumerate(pairs) if k in names]
+
+
+def unique_fields(hits: Sequence[Hit]) -> list[str]:
+    """A name for each hit, no two alike: a name met again gets the first free index ("form:tag[1]"), so that
+    a parameter given twice is screened and redacted value by value, whatever other names the request uses."""
+    names: list[str] = []
+    taken = {hit.field for hit in hits}
+    seen: set[str] = set()
+    for hit in hits:
+        name = hit.field
+        if name in seen:
+            index = 1
+            while f"{hit.field}[{index}]" in taken:
+                index += 1
+            name = f"{hit.field}[{index}]"
+            taken.add(name)
+        seen.add(name)
+        names.append(name)
+    return names
 
 
 def encode_pairs(pairs: Sequence[tuple[str, str]]) -> bytes:

@@ -8,6 +8,7 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from ._exceptions import PromptBlocked
@@ -26,6 +27,7 @@ class Action(enum.StrEnum):
         return _ACTION_RANK[self]
 
 
+_NO_REDACTIONS: Mapping[str, str] = MappingProxyType({})
 _ACTION_RANK = {Action.ALLOW: 0, Action.FLAG: 1, Action.REDACT: 2, Action.BLOCK: 3}
 
 
@@ -107,7 +109,8 @@ class PromptRef:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The guard's verdict on one text. Blocking is a value; `raise_for_block()` makes it an error."""
+    """The guard's verdict on one text, or on the fields of one check_fields(). Blocking is a value;
+    `raise_for_block()` makes it an error."""
 
     id: str
     action: Action
@@ -122,7 +125,7 @@ class Decision:
     latency_ms: float = 0.0
     created_at: float = 0.0
     # Of a check of several fields (Guard.check_fields): the redacted value of each field the policy redacted.
-    redactions: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False, hash=False)
+    redactions: Mapping[str, str] = dataclasses.field(default_factory=lambda: _NO_REDACTIONS, compare=False, hash=False)
 
     @property
     def allowed(self) -> bool:
@@ -165,7 +168,8 @@ class _DecisionIds:
         self._lock = threading.Lock()
         self._digits = ""
         self._at = 0
-        os.register_at_fork(after_in_child=self._forget)
+        if hasattr(os, "register_at_fork"):  # POSIX only; elsewhere there is no fork to guard against
+            os.register_at_fork(after_in_child=self._forget)
 
     def _forget(self) -> None:
         self._lock = threading.Lock()

@@ -9,6 +9,7 @@ import time
 import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._decision import Action, Decision, Finding, PackIdentity, PromptRef, Span, new_decision_id
@@ -28,8 +29,10 @@ if TYPE_CHECKING:
     from ._registry.client import PromptRegistry
     from ._render import Rendered
 
-# Below this many characters acheck() and acheck_fields() run inline: a thread hop costs more than the scan.
+# Below this many characters (and fields) acheck() and acheck_fields() run inline: a thread hop costs more
+# than the scan.
 _INLINE_CHARS = 4096
+_INLINE_FIELDS = 64
 PromptArg = str | tuple[str, int | None] | Mapping[str, Any] | PromptRef | None
 
 
@@ -128,11 +131,16 @@ class Guard:
         findings: list[Finding] = []
         normalizations: list[str] = []
         redactions: dict[str, str] = {}
-        texts: list[str] = []
+        texts: dict[str, str] = {}  # as screened, for the keyed hashes of the record
         would = Action.ALLOW
         for name, text in fields.items():
+            if not isinstance(text, str):
+                raise TypeError(
+                    f"Guard.check_fields() screens str, not {type(text).__name__} (field {name!r}); "
+                    "decode bytes first, for example text.decode('utf-8', errors='replace')"
+                )
             screened = self._screened(text)
-            texts.append(screened.text)
+            texts[name] = screened.text
             if screened.findings:
                 findings.extend(dataclasses.replace(f, field=name) for f in screened.findings)
                 if screened.would.rank > would.rank:
@@ -152,10 +160,10 @@ class Guard:
             normalizations=tuple(normalizations),
             latency_ms=(time.perf_counter() - started) * 1000,
             created_at=time.time(),
-            redactions=redactions,
+            redactions=MappingProxyType(redactions),
         )
         if self._recording:
-            emit(self.records, decision, "\n".join(texts) if texts else None)
+            emit(self.records, decision, texts)
         return decision
 
     def _screened(self, text: str) -> _Screened:
@@ -256,7 +264,8 @@ class Guard:
 
     async def acheck_fields(self, fields: Mapping[str, str], *, prompt: PromptArg = None) -> Decision:
         """check_fields() without blocking the event loop: long texts are screened in a worker thread."""
-        if self.presidio is None and sum(len(t) if isinstance(t, str) else 0 for t in fields.values()) <= _INLINE_CHARS:
+        chars = sum(len(t) if isinstance(t, str) else 0 for t in fields.values())
+        if self.presidio is None and chars <= _INLINE_CHARS and len(fields) <= _INLINE_FIELDS:
             return self.check_fields(fields, prompt=prompt)
         import asyncio
 

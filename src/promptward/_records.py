@@ -2,8 +2,10 @@
 
 A record is `Decision.to_record()` (DESIGN.md section 3): ids, versions, offsets and rule ids, never the raw
 input; with `hmac_key=` it also carries `input_hmac`, a keyed SHA-256 of the screened text, so equal inputs
-can be correlated without storing them. A slow or failing sink never slows or fails a check: what the
-queue cannot take is counted as `dropped`, what the sink refuses as `failed`.
+can be correlated without storing them (a check of several fields hashes their (name, text) pairs as JSON,
+and adds `field_hmacs`, the hash of each field's text: the same text hashes alike in any field and alone).
+A slow or failing sink never slows or fails a check: what the queue cannot take is counted as `dropped`,
+what the sink refuses as `failed`.
 """
 
 from __future__ import annotations
@@ -81,12 +83,26 @@ class RecordWriter:
         self._error_log_interval = error_log_interval
         self._last_error_log = float("-inf")
 
-    def record(self, decision: Decision, text: str | None = None) -> None:
-        """Queue the record of one decision; `text` only feeds the keyed hash and is never stored."""
-        digest = None
+    def record(self, decision: Decision, text: str | Mapping[str, str] | None = None) -> None:
+        """Queue the record of one decision; `text` (or the texts of check_fields(), by field) only feeds the
+        keyed hashes and is never stored."""
+        digests: Record | None = None
         if self._key is not None and text is not None:
-            digest = hmac.new(self._key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
-        self._put((decision, digest))
+            if isinstance(text, str):
+                digests = {"input_hmac": self._digest(text)}
+            else:
+                # The whole input as unambiguous JSON pairs, and each field on its own: the same text hashes
+                # alike as a field of a request and as a check() of its own.
+                whole = json.dumps(list(text.items()), ensure_ascii=False)
+                digests = {
+                    "input_hmac": self._digest(whole),
+                    "field_hmacs": {k: self._digest(v) for k, v in text.items()},
+                }
+        self._put((decision, digests))
+
+    def _digest(self, text: str) -> str:
+        assert self._key is not None
+        return hmac.new(self._key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
     def submit(self, record: Mapping[str, Any]) -> None:
         """Queue a ready-made record (a dict as `Decision.to_record()` returns)."""
@@ -168,10 +184,10 @@ class RecordWriter:
         if isinstance(item, threading.Event):
             markers.append(item)
         elif isinstance(item, tuple):
-            decision, digest = item
+            decision, digests = item
             record = decision.to_record()
-            if digest is not None:
-                record["input_hmac"] = digest
+            if digests is not None:
+                record.update(digests)
             batch.append(record)
         else:
             batch.append(item)
@@ -222,7 +238,7 @@ _listeners: list[Callable[[Decision], None]] = []
 _listeners_lock = threading.Lock()
 
 
-def emit(writer: RecordWriter | None, decision: Decision, text: str | None) -> None:
+def emit(writer: RecordWriter | None, decision: Decision, text: str | Mapping[str, str] | None) -> None:
     """Called by every check: tells the listeners of testing.capture_decisions() and queues the record."""
     if _listeners:
         with _listeners_lock:

@@ -20,7 +20,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol
 
-from ._asgi_fields import Hit, encode_pairs, json_hits, pair_hits, parse_fields, parse_pairs, set_json
+from ._asgi_fields import (
+    Hit,
+    encode_pairs,
+    json_hits,
+    pair_hits,
+    parse_fields,
+    parse_pairs,
+    set_json,
+    unique_fields,
+)
 from ._decision import Action, Decision, PromptRef
 from ._exceptions import ConfigError, RegistryError, TemplateError
 
@@ -145,6 +154,11 @@ class GuardMiddleware:
         headers: bool = True,
         unit_header: str = "x-user-id",
     ) -> None:
+        if not callable(getattr(guard, "acheck_fields", None)):
+            raise ConfigError(
+                f"GuardMiddleware(guard=...) needs acheck_fields(fields, prompt=...), which {type(guard).__name__} "
+                "lacks: pass a promptward Guard, or give your guard that method (see testing.StaticGuard)"
+            )
         self.app = app
         self.unit_header = unit_header.lower().encode("latin-1")
         self.guard = guard
@@ -204,9 +218,12 @@ class GuardMiddleware:
         if not hits:
             await self._forward(request, Screening(Action.ALLOW, prompt=route.prompt_ref))
             return
+        names = unique_fields(hits)
         try:
             # One check of every field of the request: one decision (its id in a block answer), one record.
-            decision = await self.guard.acheck_fields({h.field: h.text for h in hits}, prompt=route.prompt_ref)
+            decision = await self.guard.acheck_fields(
+                {name: hit.text for name, hit in zip(names, hits, strict=True)}, prompt=route.prompt_ref
+            )
         except Exception as exc:
             log.error("screening %s %s failed (fail_mode=%s)", scope["method"], scope["path"], self.guard.fail_mode)
             log.debug("guard error", exc_info=True)
@@ -221,7 +238,9 @@ class GuardMiddleware:
             detail = "The request was refused by the content policy."
             members = {"decision_id": decision.id}
             await problem(request.send, status, "Request blocked", detail, members, self._headers(screening))
-        redacted = [(h, decision.redactions[h.field]) for h in hits if h.field in decision.redactions]
+        redacted = [
+            (hit, decision.redactions[n]) for n, hit in zip(names, hits, strict=True) if n in decision.redactions
+        ]
         if redacted:
             self._rewrite(request, redacted, document, pairs, query, kind)
         await self._forward(request, screening)
