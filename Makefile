@@ -62,6 +62,7 @@ bench: $(STAMP) $(PEERS_STAMP)
 	$(BIN)/python benchmarks/speed_pii.py
 	-$(BIN)/python benchmarks/crafted_input.py --corpora $(CORPORA)
 	-$(BIN)/python benchmarks/asgi_throughput.py
+	$(BIN)/python benchmarks/asgi_inprocess.py
 	-$(BIN)/python benchmarks/registry_load.py
 	-$(BIN)/python benchmarks/client_speed.py
 
