@@ -35,28 +35,13 @@ BODY = asgi_throughput.BODY.encode()
 HEADERS = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"), (b"content-length", b"%d" % len(BODY))]
 
 
-class ReadyDecision:
-    """A guard whose every check is the same ready decision: what is left is the middleware's own work."""
-
-    mode = "enforce"
-    fail_mode = "closed"
-
-    def __init__(self) -> None:
-        from promptward import Action, Decision
-
-        self.decision = Decision(id="0" * 16, action=Action.ALLOW, findings=(), packs=())
-
-    async def acheck_fields(self, fields: Any, *, prompt: Any = None) -> Any:
-        return self.decision
-
-
 def build(variant: str, records: Path) -> Any:
     from promptward import Guard
     from promptward.asgi import GuardMiddleware, Route
 
     if variant in ("bare", "guard-static", "guard", "basehttp"):
         return asgi_throughput.build_app(variant, records)
-    guard = ReadyDecision() if variant == "ready-decision" else Guard()
+    guard = asgi_throughput.ReadyDecision() if variant == "ready-decision" else Guard()
     return GuardMiddleware(
         asgi_throughput.build_app("bare", records), guard=guard, routes=[Route("/ask", fields=asgi_throughput.FIELDS)]
     )
