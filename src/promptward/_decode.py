@@ -219,10 +219,19 @@ for _scanner, _gate in (*_SCANNERS, *_WHOLE_TEXT):
 _GATES.Compile()
 
 
-def find_payloads(text: str, *, limit_chars: int, limit_count: int) -> list[Payload]:
-    """Decoded payloads found in `text`, spans in `text`'s own offsets."""
-    data = text.encode()
-    open_gates = _GATES.Match(data)
+def payload_gates(data: bytes) -> list[int]:
+    """The scanners whose gate the UTF-8 text `data` opens: find_payloads() finds nothing without one."""
+    return _GATES.Match(data) or []
+
+
+def find_payloads(
+    text: str, *, limit_chars: int, limit_count: int, data: bytes | None = None, gates: list[int] | None = None
+) -> list[Payload]:
+    """Decoded payloads found in `text`, spans in `text`'s own offsets. `data` (the text in UTF-8) and
+    `gates` (payload_gates() of it) save asking again when the caller has them."""
+    if data is None:
+        data = text.encode()
+    open_gates = _GATES.Match(data) if gates is None else gates
     if not open_gates:
         return []
     payloads: list[Payload] = []

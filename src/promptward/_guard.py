@@ -13,10 +13,10 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._decision import Action, Decision, Finding, PackIdentity, PromptRef, Span, new_decision_id
-from ._decode import DecodeBudget, Payload, find_payloads
+from ._decode import DecodeBudget, Payload, find_payloads, payload_gates
 from ._exceptions import ConfigError
 from ._matcher import Matcher
-from ._normalize import Canonical, canonicalize, scrub_surrogates, tag_payloads
+from ._normalize import Canonical, canonicalize, open_gates, scrub_surrogates, tag_payloads
 from ._packs import PackSource, RulePack, resolve_packs
 from ._pii import DataScanner
 from ._policy import ENGINE_CATEGORY, FailMode, Mode, Policy
@@ -172,6 +172,9 @@ class Guard:
                 f"Guard screens str, not {type(text).__name__}; "
                 "decode bytes first, for example text.decode('utf-8', errors='replace')"
             )
+        asked = self._prescan(text)
+        if asked is not None and asked.quiet:
+            return _Screened(text, (), (), Action.ALLOW, Action.ALLOW, None)
         findings: list[Finding] = []
         normalizations: list[str] = []
         if len(text) > self.max_text_chars:
@@ -184,9 +187,12 @@ class Guard:
             )
             text = text[: self.max_text_chars]
         text = scrub_surrogates(text)
-        canonical = self._screen(text, findings, normalizations, depth=0, origin=None, outer=None, hidden=False)
+        canonical = self._screen(
+            text, findings, normalizations, depth=0, origin=None, outer=None, hidden=False, asked=asked
+        )
         unmasked = canonical.unmasked()
-        for hit in self.data.scan(unmasked.text):
+        reuse = _Asked.of(asked, canonical)
+        for hit in self.data.scan(unmasked.text, data=reuse.data, fired=reuse.pii):
             rule = hit.rule
             span = Span(*unmasked.to_original(hit.start, hit.end))
             findings.append(
@@ -271,6 +277,29 @@ class Guard:
 
         return await asyncio.to_thread(self.check_fields, fields, prompt=prompt)
 
+    def _prescan(self, text: str) -> _Asked | None:
+        """Ask of an ASCII text what every stage asks first, in one go, and stop at the first stage that has
+        work: the RE2 Sets of the normalization gates, the prefilter's literals, the payload gates and PII.
+        Most everyday texts leave every stage idle and are done here; otherwise the stages take the answers
+        instead of asking again (each is a scan of the whole text)."""
+        if self.presidio is not None or len(text) > self.max_text_chars or not text.isascii():
+            return None
+        data = text.encode("ascii")
+        asked = _Asked(data)
+        asked.gates = open_gates(data)
+        if asked.gates or self.matcher.runs_always:
+            return asked
+        asked.candidates = self.matcher.candidates(data)
+        if asked.candidates:
+            return asked
+        if self.decode_budget.max_depth > 0:
+            asked.payloads = payload_gates(data)
+            if asked.payloads:
+                return asked
+        asked.pii = self.data.fired(data)
+        asked.quiet = not asked.pii
+        return asked
+
     def _screen(
         self,
         text: str,
@@ -281,12 +310,14 @@ class Guard:
         origin: str | None,
         outer: Span | None,
         hidden: bool,
+        asked: _Asked | None = None,
     ) -> Canonical:
-        canonical = canonicalize(text)
+        canonical = canonicalize(text, gates=None if asked is None else asked.gates)
         for name in canonical.applied:
             if name not in normalizations:
                 normalizations.append(name)
-        hits, faults = self.matcher.scan(canonical.text, decoded=hidden)
+        reuse = _Asked.of(asked, canonical)
+        hits, faults = self.matcher.scan(canonical.text, decoded=hidden, data=reuse.data, candidates=reuse.candidates)
         for hit in hits:
             span = outer or _trimmed(text, *canonical.to_original(hit.start, hit.end))
             rule = hit.rule.rule
@@ -302,7 +333,11 @@ class Guard:
         # inside Morse code or base64 must not hide it), with spans mapped back to the caller's text.
         source = canonical.unmasked()
         found = find_payloads(
-            source.text, limit_chars=self.decode_budget.max_chars, limit_count=self.decode_budget.max_payloads
+            source.text,
+            limit_chars=self.decode_budget.max_chars,
+            limit_count=self.decode_budget.max_payloads,
+            data=reuse.data,
+            gates=reuse.payloads,
         )
         payloads = [Payload(p.text, *source.to_original(p.start, p.end), p.encoding) for p in found]
         if "tag_characters" in canonical.applied:
@@ -320,6 +355,29 @@ class Guard:
                 hidden=hidden or _hides_words(payload.encoding, text[payload.start : payload.end]),
             )
         return canonical
+
+
+class _Asked:
+    """What _prescan() asked of a text (None: not asked), and whether every stage is idle on it."""
+
+    __slots__ = ("candidates", "data", "gates", "payloads", "pii", "quiet")
+
+    def __init__(self, data: bytes | None) -> None:
+        self.data = data
+        self.gates: list[int] | None = None
+        self.candidates: list[int] | None = None
+        self.payloads: list[int] | None = None
+        self.pii: list[int] | None = None
+        self.quiet = False
+
+    @staticmethod
+    def of(asked: _Asked | None, canonical: Canonical) -> _Asked:
+        """What was asked of a text, where it holds for its canonical form: when canonicalizing changed
+        nothing; otherwise nothing asked."""
+        return asked if asked is not None and not canonical.applied else _NOTHING_ASKED
+
+
+_NOTHING_ASKED = _Asked(None)
 
 
 class _Screened(NamedTuple):

@@ -186,17 +186,31 @@ class Matcher:
         only when asked for."""
         return [_RuleSet(group) for group in _groups(self._text_re2_rules)]
 
+    @property
+    def runs_always(self) -> bool:
+        """Whether some rule runs on every text (no literal it needs, or the regex engine's): then scan()
+        does work even where candidates() finds none."""
+        return bool(self._fallback_rules) or self._prefilter.runs_always
+
+    def candidates(self, data: bytes) -> list[int]:
+        """The prefilter's candidates in the UTF-8 text `data` (numbers of rules), for scan(candidates=)."""
+        return self._prefilter.candidates(data)
+
     def fired(self, text: str) -> list[CompiledRule]:
         """RE2 rules that match somewhere in `text`, read as the caller's text (not a decoded payload)."""
         return self._prefilter.fired(text.encode("utf-8"))
 
-    def scan(self, text: str, *, decoded: bool = False) -> tuple[list[Hit], list[EngineFault]]:
+    def scan(
+        self, text: str, *, decoded: bool = False, data: bytes | None = None, candidates: list[int] | None = None
+    ) -> tuple[list[Hit], list[EngineFault]]:
         """Hits of every rule in `text`; `decoded` says the text was decoded from a payload, which adds the
-        rules of scope "decoded"."""
+        rules of scope "decoded". `data` (the text in UTF-8) and `candidates` (candidates() of it) save
+        asking again when the caller has them."""
         hits: list[Hit] = []
         faults: list[EngineFault] = []
-        data = text.encode("utf-8")
-        for rule, spans in self._prefilter.matches(text, data, self.regex_timeout):
+        if data is None:
+            data = text.encode("utf-8")
+        for rule, spans in self._prefilter.matches(text, data, self.regex_timeout, candidates):
             hits.extend(Hit(rule, s, e) for s, e in spans)
         for rule in self._payload_rules if decoded else self._fallback_rules:
             try:
@@ -271,7 +285,11 @@ class _Prefilter:
             for rule in rule_set.rules:
                 self._set_of[index[id(rule)]] = set_number
 
-    def _candidates(self, data: bytes) -> list[int]:
+    @property
+    def runs_always(self) -> bool:
+        return bool(self._rest)
+
+    def candidates(self, data: bytes) -> list[int]:
         """Numbers of the rules whose literal conditions all hold in `data`, in one of the rule's branches."""
         if not self._rules:
             return []
@@ -290,9 +308,10 @@ class _Prefilter:
         rules, needs = self._branch_rule, self._branch_needs
         return sorted({rules[branch] for branch in looked_at if needs[branch] <= held})
 
-    def _chosen(self, data: bytes) -> tuple[list[CompiledRule], list[CompiledRule]]:
+    def _chosen(self, data: bytes, numbers: list[int] | None = None) -> tuple[list[CompiledRule], list[CompiledRule]]:
         """The rules that a Set says fire, and the candidates still to be run on their own."""
-        numbers = self._candidates(data)
+        if numbers is None:
+            numbers = self.candidates(data)
         sets = sorted({self._set_of[number] for number in numbers})
         fire = [rule for rule_set in self._rest for rule in rule_set.fired(data)]
         if sets and len(numbers) >= SETS_PAY_OFF * len(sets):
@@ -303,10 +322,13 @@ class _Prefilter:
         fire, candidates = self._chosen(data)
         return [rule for rule in candidates if rule.compiled.search(data) is not None] + fire
 
-    def matches(self, text: str, data: bytes, timeout: float) -> list[tuple[CompiledRule, list[tuple[int, int]]]]:
+    def matches(
+        self, text: str, data: bytes, timeout: float, numbers: list[int] | None = None
+    ) -> list[tuple[CompiledRule, list[tuple[int, int]]]]:
         """The spans of every rule that fires in `text` (`data`, in UTF-8); a candidate is looked for spans
-        at once rather than searched first, so a rule that fires scans the text once, not twice."""
-        fire, candidates = self._chosen(data)
+        at once rather than searched first, so a rule that fires scans the text once, not twice. `numbers`:
+        candidates(data), when the caller has asked already."""
+        fire, candidates = self._chosen(data, numbers)
         found = []
         for rule in (*candidates, *fire):
             spans = rule.spans(text, timeout, data)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -431,20 +431,26 @@ _REPEAT_PASSES = (_UNICODE_PASSES[3], _UNICODE_PASSES[4], *_COMMON_PASSES)
 _MAX_ROUNDS = 4
 
 
+def open_gates(data: bytes) -> list[int]:
+    """The passes whose gate the UTF-8 text `data` opens (canonicalize() runs only those)."""
+    return _GATE_SET.Match(data) or []
+
+
 def _open_gates(text: str) -> frozenset[int]:
     return frozenset(_GATE_SET.Match(text.encode()) or ())
 
 
-def canonicalize(text: str) -> Canonical:
+def canonicalize(text: str, *, gates: Iterable[int] | None = None) -> Canonical:
     """Canonical form used for matching. Idempotent: canonicalize(c.text).text == c.text.
 
     One pass can set up work for an earlier one (joined letters that now mix scripts, collapsed
-    spaces that line letters up), so the passes repeat until a round changes nothing.
+    spaces that line letters up), so the passes repeat until a round changes nothing. `gates`, when
+    given, is open_gates() of the text (without lone surrogates), already asked for.
     """
     original = text
     current = text if text.isascii() else scrub_surrogates(text)
-    gates = _open_gates(current)
-    if not gates and current.isascii():
+    opened = _open_gates(current) if gates is None else frozenset(gates)
+    if not opened and current.isascii():
         return Canonical(text, text)
     applied: list[str] = []
     layers: list[list[Edit]] = []
@@ -453,14 +459,14 @@ def canonicalize(text: str) -> Canonical:
     for _ in range(_MAX_ROUNDS):
         changed = False
         for name, run, gate in passes:
-            if gate is None or gate in gates:
+            if gate is None or gate in opened:
                 current, edits = run(current)
                 if edits:
                     changed = True
                     if name not in applied:
                         applied.append(name)
                     layers.append(edits)
-                    gates = _open_gates(current)
+                    opened = _open_gates(current)
             if run is _confusables and passes is not _REPEAT_PASSES:
                 unmasked = (current, len(layers))
         if not changed:

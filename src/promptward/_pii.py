@@ -77,12 +77,19 @@ class DataScanner:
     def __bool__(self) -> bool:
         return bool(self.rules)
 
-    def scan(self, text: str) -> list[DataHit]:
+    def fired(self, data: bytes) -> list[int]:
+        """The rules whose pattern is in the UTF-8 text `data` (numbers, for scan(fired=))."""
+        return (self._set.Match(data) or []) if self.rules else []
+
+    def scan(self, text: str, *, data: bytes | None = None, fired: list[int] | None = None) -> list[DataHit]:
+        """`data` (the text in UTF-8) and `fired` (fired() of it) save asking again when the caller has them."""
         if not self.rules:
             return []
         hits: list[DataHit] = []
-        data = text.encode()
-        fired = self._set.Match(data) or ()
+        if data is None:
+            data = text.encode()
+        if fired is None:
+            fired = self._set.Match(data) or []
         # The values of one text are bounded (records and redaction stay small on hostile input), and the
         # bound is shared out among the rules that fired, so that a flood of one kind (years, say) cannot
         # use up the room of another (a password further on).
