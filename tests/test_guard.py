@@ -219,6 +219,13 @@ rules:
 """
 
 
+REGEX_ENGINE_ONLY = (
+    NO_LITERALS.split("  - id: shapes.digits")[0]
+    + "  - id: shapes.lookahead"
+    + NO_LITERALS.split("  - id: shapes.lookahead")[1]
+)
+
+
 def _texts_of_every_example() -> list[str]:
     texts = list(WARM_UP)
     for name in BUILTIN_PACKS:
@@ -237,10 +244,12 @@ def _texts_of_every_example() -> list[str]:
         # A rule without literals, or one on the regex engine, runs on every text: no text is quiet.
         (lambda: Guard([parse_pack(NO_LITERALS)]), False),
         (lambda: Guard([parse_pack(NO_LITERALS.split("  - id: shapes.lookahead")[0])]), False),
+        (lambda: Guard([parse_pack(REGEX_ENGINE_ONLY)]), False),
         (lambda: Guard(decode={"max_depth": 0}), True),
+        (lambda: Guard(decode={"max_depth": 1}), True),
         (lambda: Guard(mode="monitor", max_text_chars=40), True),
     ],
-    ids=["builtin", "no-literals", "no-literals-re2", "no-decoding", "monitor-short-limit"],
+    ids=["builtin", "no-literals", "no-literals-re2", "regex-engine", "no-decoding", "one-decoding", "monitor-limit"],
 )
 def test_the_quiet_text_shortcut_finds_what_every_stage_finds(make: Any, shortcut: bool) -> None:
     # Every example of every built-in rule and a few shapes, screened with and without the shortcut.

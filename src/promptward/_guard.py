@@ -103,23 +103,16 @@ class Guard:
         """Screen one text. Never raises for what the text contains: blocking is in the Decision."""
         started = time.perf_counter()
         screened = self._screened(text)
-        decision = Decision(
-            id=new_decision_id(),
-            action=screened.action,
-            would_action=screened.would,
-            findings=screened.findings,
+        return self._decided(
+            started,
+            screened.would,
+            screened.findings,
+            screened.normalizations,
+            prompt,
+            field,
+            screened.text,
             redacted_text=screened.redacted,
-            packs=self.packs,
-            mode=self.mode,
-            prompt=_prompt_ref(prompt),
-            field=field,
-            normalizations=screened.normalizations,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            created_at=time.time(),
         )
-        if self._recording:
-            emit(self.records, decision, screened.text)
-        return decision
 
     def check_fields(self, fields: Mapping[str, str], *, prompt: PromptArg = None) -> Decision:
         """Screen several named texts as one check: the fields of one request, the variables of one prompt.
@@ -148,22 +141,47 @@ class Guard:
             if screened.redacted is not None:
                 redactions[name] = screened.redacted
             normalizations.extend(n for n in screened.normalizations if n not in normalizations)
+        names = ",".join(fields) or None
+        return self._decided(
+            started,
+            would,
+            tuple(findings),
+            tuple(normalizations),
+            prompt,
+            names,
+            texts,
+            redactions=MappingProxyType(redactions),
+        )
+
+    def _decided(
+        self,
+        started: float,
+        would: Action,
+        findings: tuple[Finding, ...],
+        normalizations: tuple[str, ...],
+        prompt: PromptArg,
+        field: str | None,
+        screened: str | Mapping[str, str],
+        **extra: Any,
+    ) -> Decision:
+        """The Decision on what was screened (`screened`: the text, or the texts by field, for the record's
+        keyed hashes), recorded."""
         decision = Decision(
             id=new_decision_id(),
             action=would if self.mode == "enforce" else Action.ALLOW,
             would_action=would,
-            findings=tuple(findings),
+            findings=findings,
             packs=self.packs,
             mode=self.mode,
             prompt=_prompt_ref(prompt),
-            field=",".join(fields) or None,
-            normalizations=tuple(normalizations),
+            field=field,
+            normalizations=normalizations,
             latency_ms=(time.perf_counter() - started) * 1000,
             created_at=time.time(),
-            redactions=MappingProxyType(redactions),
+            **extra,
         )
         if self._recording:
-            emit(self.records, decision, texts)
+            emit(self.records, decision, screened)
         return decision
 
     def _screened(self, text: str) -> _Screened:
@@ -174,7 +192,7 @@ class Guard:
             )
         asked = self._prescan(text)
         if asked is not None and asked.quiet:
-            return _Screened(text, (), (), Action.ALLOW, Action.ALLOW, None)
+            return _Screened(text, (), (), Action.ALLOW, None)
         findings: list[Finding] = []
         normalizations: list[str] = []
         if len(text) > self.max_text_chars:
@@ -210,9 +228,8 @@ class Guard:
             findings.extend(self._presidio_findings(text))
         findings = _unique_sorted(findings)
         would = self.policy.decide(findings, self.fail_mode)
-        action = would if self.mode == "enforce" else Action.ALLOW
         redacted = self._redacted(text, findings) if self.mode == "enforce" and findings else None
-        return _Screened(text, tuple(findings), tuple(normalizations), would, action, redacted)
+        return _Screened(text, tuple(findings), tuple(normalizations), would, redacted)
 
     def render(
         self, slug: str, variables: Mapping[str, object], *, label: str = "production", unit_id: str | None = None
@@ -372,12 +389,9 @@ class _Asked:
 
     @staticmethod
     def of(asked: _Asked | None, canonical: Canonical) -> _Asked:
-        """What was asked of a text, where it holds for its canonical form: when canonicalizing changed
-        nothing; otherwise nothing asked."""
-        return asked if asked is not None and not canonical.applied else _NOTHING_ASKED
-
-
-_NOTHING_ASKED = _Asked(None)
+        """What was asked of a text, where it holds for the text the matcher sees, its canonical form: when
+        canonicalizing changed nothing; otherwise nothing asked, and every stage asks for itself."""
+        return asked if asked is not None and not canonical.applied else _Asked(None)
 
 
 class _Screened(NamedTuple):
@@ -387,7 +401,6 @@ class _Screened(NamedTuple):
     findings: tuple[Finding, ...]
     normalizations: tuple[str, ...]
     would: Action
-    action: Action
     redacted: str | None
 
 
