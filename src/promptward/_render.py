@@ -3,8 +3,8 @@
 Only variables whose contract says `trusted: false` are screened, all in one check_fields() (one Decision,
 one record per render, each finding naming its variable); the template's own text is the team's and is
 never screened. The decision's prompt names slug, version, label and variant. A blocked input raises
-nothing: the result says blocked, carries no text, and raise_for_block() is there. A variable whose decision
-is REDACT is rendered redacted.
+nothing: the result says blocked, carries no text, and raise_for_block() is there. A variable the policy
+redacts is rendered redacted.
 """
 
 from __future__ import annotations
