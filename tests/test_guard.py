@@ -3,8 +3,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import codecs
+import copy
 import json
 import os
+import pickle
 import threading
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,14 @@ def test_check_fields_is_one_decision_over_named_texts(guard: Guard) -> None:
     assert {f.field for f in decision.findings} == {"context", "contact"}
     assert set(decision.redactions) == {"contact"} and EMAIL not in decision.redactions["contact"]
     assert decision.redacted_text is None
+
+
+def test_decisions_pickle_and_copy(guard: Guard) -> None:
+    # Users hand decisions to task queues and worker processes.
+    for decision in (guard.check(ATTACK), guard.check_fields({"a": ATTACK, "b": f"mail {EMAIL}"})):
+        for copied in (pickle.loads(pickle.dumps(decision)), copy.deepcopy(decision)):
+            assert copied == decision and copied.redactions == decision.redactions
+            assert copied.findings == decision.findings and copied.id == decision.id
 
 
 def test_check_fields_of_nothing_and_in_monitor_mode(guard: Guard) -> None:

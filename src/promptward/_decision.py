@@ -8,7 +8,6 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from ._exceptions import PromptBlocked
@@ -27,7 +26,6 @@ class Action(enum.StrEnum):
         return _ACTION_RANK[self]
 
 
-_NO_REDACTIONS: Mapping[str, str] = MappingProxyType({})
 _ACTION_RANK = {Action.ALLOW: 0, Action.FLAG: 1, Action.REDACT: 2, Action.BLOCK: 3}
 
 
@@ -125,7 +123,8 @@ class Decision:
     latency_ms: float = 0.0
     created_at: float = 0.0
     # Of a check of several fields (Guard.check_fields): the redacted value of each field the policy redacted.
-    redactions: Mapping[str, str] = dataclasses.field(default_factory=lambda: _NO_REDACTIONS, compare=False, hash=False)
+    # A plain dict (a read-only view would not pickle); not part of equality or the hash.
+    redactions: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False, hash=False)
 
     @property
     def allowed(self) -> bool:

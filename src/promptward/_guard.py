@@ -9,7 +9,6 @@ import time
 import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._decision import Action, Decision, Finding, PackIdentity, PromptRef, Span, new_decision_id
@@ -150,7 +149,7 @@ class Guard:
             prompt,
             names,
             texts,
-            redactions=MappingProxyType(redactions),
+            redactions=redactions,
         )
 
     def _decided(
