@@ -39,12 +39,10 @@ def build(variant: str, records: Path) -> Any:
     from promptward import Guard
     from promptward.asgi import GuardMiddleware, Route
 
-    if variant in ("bare", "guard-static", "guard", "basehttp"):
-        return asgi_throughput.build_app(variant, records)
-    guard = asgi_throughput.ReadyDecision() if variant == "ready-decision" else Guard()
-    return GuardMiddleware(
-        asgi_throughput.build_app("bare", records), guard=guard, routes=[Route("/ask", fields=asgi_throughput.FIELDS)]
-    )
+    if variant != "guard-nosink":
+        return asgi_throughput.build_app("guard-ready" if variant == "ready-decision" else variant, records)
+    app = asgi_throughput.build_app("bare", records)
+    return GuardMiddleware(app, guard=Guard(), routes=[Route("/ask", fields=asgi_throughput.FIELDS)])
 
 
 async def request(app: Any) -> None:

@@ -231,7 +231,7 @@ def find_payloads(
     `gates` (payload_gates() of it) save asking again when the caller has them."""
     if data is None:
         data = text.encode()
-    open_gates = _GATES.Match(data) if gates is None else gates
+    open_gates = payload_gates(data) if gates is None else gates
     if not open_gates:
         return []
     payloads: list[Payload] = []

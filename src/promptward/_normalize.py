@@ -437,7 +437,7 @@ def open_gates(data: bytes) -> list[int]:
 
 
 def _open_gates(text: str) -> frozenset[int]:
-    return frozenset(_GATE_SET.Match(text.encode()) or ())
+    return frozenset(open_gates(text.encode()))
 
 
 def canonicalize(text: str, *, gates: Iterable[int] | None = None) -> Canonical:

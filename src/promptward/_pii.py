@@ -89,7 +89,7 @@ class DataScanner:
         if data is None:
             data = text.encode()
         if fired is None:
-            fired = self._set.Match(data) or []
+            fired = self.fired(data)
         # The values of one text are bounded (records and redaction stay small on hostile input), and the
         # bound is shared out among the rules that fired, so that a flood of one kind (years, say) cannot
         # use up the room of another (a password further on).
